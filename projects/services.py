@@ -1,0 +1,224 @@
+"""Writes for tenancy. Every function takes keyword arguments and records what it changed."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from projects.models import ApiKey, AuditEvent, Invitation, Membership, Organization, Project, Role, User
+from projects.selectors import api_key_cache_forget
+
+INVITATION_DAYS = 7
+
+
+class PermissionDenied(Exception):
+    """The actor may not do this; the message is safe to show."""
+
+
+class Conflict(Exception):
+    """The change would break an invariant (last owner, duplicate name…); the message is safe to show."""
+
+
+def audit_record(
+    *,
+    organization: Organization,
+    action: str,
+    actor: User | None = None,
+    actor_api_key: ApiKey | None = None,
+    project: Project | None = None,
+    target: str = "",
+    before: object = None,
+    after: object = None,
+) -> AuditEvent:
+    return AuditEvent.objects.create(
+        organization=organization,
+        project=project,
+        actor=actor,
+        actor_api_key=actor_api_key,
+        action=action,
+        target=target,
+        before=before,
+        after=after,
+    )
+
+
+def user_create(*, email: str, password: str | None, name: str = "") -> User:
+    return User.objects.create_user(email=email, password=password, name=name)
+
+
+@transaction.atomic
+def organization_create(*, name: str, owner: User) -> Organization:
+    organization = Organization.objects.create(name=name.strip())
+    Membership.objects.create(organization=organization, user=owner, role=Role.OWNER)
+    audit_record(organization=organization, actor=owner, action="organization.create", target=organization.name)
+    return organization
+
+
+@transaction.atomic
+def project_create(*, organization: Organization, name: str, actor: User | None) -> Project:
+    name = name.strip()
+    if Project.objects.filter(organization=organization, name__iexact=name).exists():
+        raise Conflict(f"A project named “{name}” already exists in {organization.name}.")
+    project = Project.objects.create(organization=organization, name=name)
+    audit_record(organization=organization, project=project, actor=actor, action="project.create", target=name)
+    return project
+
+
+def project_update(*, project: Project, name: str, allowed_origins: list[str], actor: User) -> Project:
+    before = {"name": project.name, "allowed_origins": project.allowed_origins}
+    project.name = name.strip()
+    project.allowed_origins = allowed_origins
+    project.save(update_fields=["name", "allowed_origins"])
+    audit_record(
+        organization=project.organization,
+        project=project,
+        actor=actor,
+        action="project.update",
+        target=project.name,
+        before=before,
+        after={"name": project.name, "allowed_origins": allowed_origins},
+    )
+    return project
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_key_create(*, project: Project, note: str = "", actor: User | None) -> tuple[ApiKey, str]:
+    """Returns the key and its secret. The secret is not stored and cannot be shown again."""
+    secret = "sk-sl-" + secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(
+        project=project,
+        public_key="pk-sl-" + secrets.token_urlsafe(18),
+        secret_hash=hash_secret(secret),
+        secret_hint=secret[-4:],
+        note=note.strip()[:200],
+        created_by=actor,
+    )
+    audit_record(
+        organization=project.organization, project=project, actor=actor, action="api_key.create", target=key.public_key
+    )
+    return key, secret
+
+
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey, actor: User | None) -> ApiKey:
+    updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    # Forget the cached lookup once the revocation is committed, so the next request sees it.
+    transaction.on_commit(lambda: api_key_cache_forget(public_key=api_key.public_key))
+    api_key.refresh_from_db()
+    if updated:
+        audit_record(
+            organization=api_key.project.organization,
+            project=api_key.project,
+            actor=actor,
+            action="api_key.revoke",
+            target=api_key.public_key,
+        )
+    return api_key
+
+
+@transaction.atomic
+def invitation_create(*, organization: Organization, email: str, role: str, actor: User) -> Invitation:
+    email = email.strip().lower()
+    if role == Role.OWNER and not organization.memberships.filter(user=actor, role=Role.OWNER).exists():
+        raise PermissionDenied("Only an owner can invite another owner.")
+    if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
+        raise Conflict(f"{email} is already a member of {organization.name}.")
+    # A new invitation replaces an open one for the same address.
+    Invitation.objects.filter(organization=organization, email__iexact=email, accepted_at__isnull=True).delete()
+    invitation = Invitation.objects.create(
+        organization=organization,
+        email=email,
+        role=role,
+        token=secrets.token_urlsafe(32),
+        invited_by=actor,
+        expires_at=timezone.now() + timedelta(days=INVITATION_DAYS),
+    )
+    audit_record(organization=organization, actor=actor, action="invitation.create", target=email, after={"role": role})
+    link = settings.SITE_URL + reverse("invitation-accept", args=[invitation.token])
+    transaction.on_commit(
+        lambda: send_mail(
+            subject=f"{actor.display_name} invited you to {organization.name} on Sightline",
+            message=(
+                f"{actor.display_name} invited you to join {organization.name} on Sightline as {role}.\n\n"
+                f"Accept the invitation: {link}\n\nThe link is valid for {INVITATION_DAYS} days."
+            ),
+            from_email=None,
+            recipient_list=[email],
+        )
+    )
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.accepted_at is not None or invitation.expires_at < timezone.now():
+        raise Conflict("This invitation has expired or was already used. Ask for a new one.")
+    if user.email.lower() != invitation.email.lower():
+        raise PermissionDenied(f"This invitation is for {invitation.email}. Sign in with that address to accept it.")
+    membership, _ = Membership.objects.get_or_create(
+        organization=invitation.organization, user=user, defaults={"role": invitation.role}
+    )
+    invitation.accepted_at = timezone.now()
+    invitation.save(update_fields=["accepted_at"])
+    audit_record(organization=invitation.organization, actor=user, action="invitation.accept", target=user.email)
+    return membership
+
+
+def _require_owner_left(*, membership: Membership) -> None:
+    owners = Membership.objects.select_for_update().filter(organization=membership.organization, role=Role.OWNER)
+    if membership.role == Role.OWNER and owners.count() <= 1:
+        raise Conflict("An organization needs at least one owner. Make someone else owner first.")
+
+
+@transaction.atomic
+def membership_change_role(*, membership: Membership, role: str, actor: User) -> Membership:
+    actor_membership = Membership.objects.get(organization=membership.organization, user=actor)
+    if Role.OWNER in (role, membership.role) and actor_membership.role != Role.OWNER:
+        raise PermissionDenied("Only an owner can grant or take away the owner role.")
+    if role != Role.OWNER:
+        _require_owner_left(membership=membership)
+    before = membership.role
+    membership.role = role
+    membership.save(update_fields=["role"])
+    audit_record(
+        organization=membership.organization,
+        actor=actor,
+        action="membership.role",
+        target=membership.user.email,
+        before={"role": before},
+        after={"role": role},
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, actor: User) -> None:
+    actor_membership = Membership.objects.get(organization=membership.organization, user=actor)
+    if membership.role == Role.OWNER and actor_membership.role != Role.OWNER:
+        raise PermissionDenied("Only an owner can remove an owner.")
+    _require_owner_left(membership=membership)
+    audit_record(
+        organization=membership.organization,
+        actor=actor,
+        action="membership.remove",
+        target=membership.user.email,
+        before={"role": membership.role},
+    )
+    membership.delete()
+
+
+def invitations_prune_expired() -> int:
+    deleted, _ = Invitation.objects.filter(accepted_at__isnull=True, expires_at__lt=timezone.now()).delete()
+    return deleted
