@@ -1,0 +1,324 @@
+"""Writes for traces: the bulk write step shared by ingestion and demo data.
+
+One statement per table per call, whatever the number of rows: rows travel as parallel arrays
+and are expanded with `unnest`, then upserted. Merges are idempotent: a later non-null value wins,
+metadata objects merge, tags union. Rows for one id inside a batch are merged in Python first
+(an upsert may not touch the same row twice). Ids are written in sorted order so two concurrent
+batches lock rows in the same order and cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+
+
+@dataclass
+class TraceIn:
+    id: str
+    timestamp: datetime
+    name: str | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    tags: list[str] = field(default_factory=list)
+    metadata: Any = None
+    input: Any = None
+    output: Any = None
+    environment: str | None = None
+    release: str | None = None
+    version: str | None = None
+    public: bool | None = None
+
+
+@dataclass
+class ObservationIn:
+    id: str
+    trace_id: str
+    start_time: datetime
+    type: str = "SPAN"
+    parent_id: str | None = None
+    name: str | None = None
+    end_time: datetime | None = None
+    completion_start_time: datetime | None = None
+    level: str | None = None
+    status_message: str | None = None
+    model: str | None = None
+    model_parameters: Any = None
+    input: Any = None
+    output: Any = None
+    metadata: Any = None
+    usage: dict[str, int] | None = None
+    cost: dict[str, float] | None = None
+    cost_source: str | None = None
+    price_id: int | None = None
+    prompt_name: str | None = None
+    prompt_version: int | None = None
+    environment: str | None = None
+    version: str | None = None
+
+    @property
+    def input_tokens(self) -> int | None:
+        return (self.usage or {}).get("input")
+
+    @property
+    def output_tokens(self) -> int | None:
+        return (self.usage or {}).get("output")
+
+    @property
+    def total_tokens(self) -> int | None:
+        if not self.usage:
+            return None
+        return self.usage.get("total", sum(v for k, v in self.usage.items() if k in ("input", "output")))
+
+    @property
+    def total_cost(self) -> Decimal | None:
+        if not self.cost:
+            return None
+        return Decimal(str(self.cost.get("total", sum(v for k, v in self.cost.items() if k != "total"))))
+
+
+@dataclass
+class ScoreIn:
+    id: str
+    name: str
+    timestamp: datetime
+    value: float | None = None
+    string_value: str | None = None
+    data_type: str = "NUMERIC"
+    source: str = "API"
+    trace_id: str | None = None
+    observation_id: str | None = None
+    session_id: str | None = None
+    dataset_run_id: str | None = None
+    comment: str | None = None
+    metadata: Any = None
+    author_user_id: int | None = None
+    config_id: str | None = None
+    environment: str | None = None
+
+
+@dataclass
+class WriteResult:
+    traces: int
+    observations: int
+    scores: int
+
+
+# How each column merges on conflict: "keep" = later non-null wins; the rest are named rules.
+_JSON = "jsonb"
+_TRACE_COLUMNS: list[tuple[str, str, str]] = [
+    # (column, SQL type of the array, merge rule)
+    ("id", "text", "key"),
+    ("timestamp", "timestamptz", "keep"),
+    ("name", "text", "keep"),
+    ("user_id", "text", "keep"),
+    ("session_id", "text", "keep"),
+    ("tags", _JSON, "tags"),
+    ("metadata", _JSON, "merge"),
+    ("input", _JSON, "keep"),
+    ("output", _JSON, "keep"),
+    ("environment", "text", "keep"),
+    ("release", "text", "keep"),
+    ("version", "text", "keep"),
+    ("public", "boolean", "keep"),
+]
+_OBSERVATION_COLUMNS: list[tuple[str, str, str]] = [
+    ("id", "text", "key"),
+    ("trace_id", "text", "keep"),
+    ("parent_id", "text", "keep"),
+    ("type", "text", "keep"),
+    ("name", "text", "keep"),
+    ("start_time", "timestamptz", "keep"),
+    ("end_time", "timestamptz", "keep"),
+    ("completion_start_time", "timestamptz", "keep"),
+    ("level", "text", "keep"),
+    ("status_message", "text", "keep"),
+    ("model", "text", "keep"),
+    ("model_parameters", _JSON, "keep"),
+    ("input", _JSON, "keep"),
+    ("output", _JSON, "keep"),
+    ("metadata", _JSON, "merge"),
+    ("usage", _JSON, "keep"),
+    ("input_tokens", "bigint", "keep"),
+    ("output_tokens", "bigint", "keep"),
+    ("total_tokens", "bigint", "keep"),
+    ("cost", _JSON, "keep"),
+    ("total_cost", "numeric", "keep"),
+    ("cost_source", "text", "keep"),
+    ("price_id", "bigint", "keep"),
+    ("prompt_name", "text", "keep"),
+    ("prompt_version", "integer", "keep"),
+    ("environment", "text", "keep"),
+    ("version", "text", "keep"),
+]
+_SCORE_COLUMNS: list[tuple[str, str, str]] = [
+    ("id", "text", "key"),
+    ("name", "text", "keep"),
+    ("value", "double precision", "keep"),
+    ("string_value", "text", "keep"),
+    ("data_type", "text", "keep"),
+    ("source", "text", "keep"),
+    ("trace_id", "text", "keep"),
+    ("observation_id", "text", "keep"),
+    ("session_id", "text", "keep"),
+    ("dataset_run_id", "text", "keep"),
+    ("comment", "text", "keep"),
+    ("metadata", _JSON, "merge"),
+    ("author_user_id", "bigint", "keep"),
+    ("config_id", "text", "keep"),
+    ("environment", "text", "keep"),
+    ("timestamp", "timestamptz", "keep"),
+]
+# Columns that are NOT NULL in the table: a null in the batch falls back to the table default.
+_DEFAULTS = {"environment": "'default'", "level": "'DEFAULT'", "type": "'SPAN'", "public": "false"}
+
+
+def _merge_rule(table: str, column: str, rule: str) -> str:
+    new, old = f"EXCLUDED.{column}", f"{table}.{column}"
+    if rule == "merge":
+        return (
+            f"CASE WHEN jsonb_typeof({old}) = 'object' AND jsonb_typeof({new}) = 'object' "
+            f"THEN {old} || {new} ELSE COALESCE({new}, {old}) END"
+        )
+    if rule == "tags":
+        return f"ARRAY(SELECT DISTINCT unnest({old} || {new}) ORDER BY 1)"
+    return f"COALESCE({new}, {old})"
+
+
+def _select_expr(column: str, sql_type: str) -> str:
+    if column == "tags":
+        return "ARRAY(SELECT jsonb_array_elements_text(COALESCE(u.tags::jsonb, '[]'::jsonb)))"
+    expr = f"u.{column}"
+    return f"COALESCE({expr}, {_DEFAULTS[column]})" if column in _DEFAULTS else expr
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"), default=str)
+
+
+def _upsert(
+    table: str, columns: list[tuple[str, str, str]], project_id: int, rows: Sequence[Any], *, update: bool = True
+) -> int:
+    """INSERT … SELECT FROM unnest(arrays) ON CONFLICT (project_id, id) DO UPDATE: one statement."""
+    if not rows:
+        return 0
+    names = [name for name, _, _ in columns]
+    arrays: list[list[Any]] = []
+    for name, sql_type, _ in columns:
+        values = [getattr(row, name) for row in rows]
+        arrays.append([_json_text(v) for v in values] if sql_type == _JSON else values)
+    # jsonb travels as text (an array of jsonb would need per-value adaptation) and is cast back.
+    array_types = ["text" if sql_type == _JSON else sql_type for _, sql_type, _ in columns]
+    unnest_args = ", ".join(f"%s::{t}[]" for t in array_types)
+    casts = ", ".join(
+        f"{_select_expr(name, sql_type)}{'::jsonb' if sql_type == _JSON and name != 'tags' else ''}"
+        for name, sql_type, _ in columns
+    )
+    updates = ", ".join(f"{name} = {_merge_rule(table, name, rule)}" for name, _, rule in columns if rule != "key")
+    conflict = f"DO UPDATE SET {updates}, updated_at = now()" if update else "DO NOTHING"
+    # Only constant table and column names are interpolated; every value is a bound parameter.
+    sql = (
+        f"INSERT INTO {table} (project_id, {', '.join(names)}) "  # noqa: S608
+        f"SELECT %s, {casts} FROM unnest({unnest_args}) AS u({', '.join(names)}) "
+        f"ON CONFLICT (project_id, id) {conflict}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [project_id, *arrays])
+        return cursor.rowcount
+
+
+def _merge_by_id[T](rows: Iterable[T]) -> list[T]:
+    """Folds repeated ids in one batch into one row (later non-null values win), sorted by id."""
+    merged: dict[str, T] = {}
+    for row in rows:
+        previous = merged.get(row.id)  # type: ignore[attr-defined]
+        if previous is None:
+            merged[row.id] = row  # type: ignore[attr-defined]
+            continue
+        for f in fields(row):  # type: ignore[arg-type]
+            value = getattr(row, f.name)
+            if value is not None and value != []:
+                setattr(previous, f.name, value)
+    return [merged[key] for key in sorted(merged)]
+
+
+def _refresh_trace_rollups(project_id: int, trace_ids: list[str]) -> None:
+    """Recomputes end time, latency, cost, tokens and counts from all of each trace's observations.
+
+    A full recompute per touched trace (not an increment) keeps the rollups right when spans trickle
+    in across requests, arrive twice, or are updated.
+    """
+    if not trace_ids:
+        return
+    sql = """
+        UPDATE traces_trace t SET
+            end_time = GREATEST(agg.end_time, t.timestamp),
+            latency_ms = (EXTRACT(EPOCH FROM (GREATEST(agg.end_time, t.timestamp) - t.timestamp)) * 1000)::bigint,
+            total_cost = agg.total_cost,
+            input_tokens = agg.input_tokens,
+            output_tokens = agg.output_tokens,
+            total_tokens = agg.total_tokens,
+            observation_count = agg.observation_count,
+            error_count = agg.error_count,
+            updated_at = now()
+        FROM (
+            SELECT trace_id,
+                   MAX(COALESCE(end_time, start_time)) AS end_time,
+                   SUM(total_cost) AS total_cost,
+                   COALESCE(SUM(input_tokens), 0) AS input_tokens,
+                   COALESCE(SUM(output_tokens), 0) AS output_tokens,
+                   COALESCE(SUM(total_tokens), 0) AS total_tokens,
+                   COUNT(*) AS observation_count,
+                   COUNT(*) FILTER (WHERE level = 'ERROR') AS error_count
+            FROM traces_observation
+            WHERE project_id = %s AND trace_id = ANY(%s)
+            GROUP BY trace_id
+        ) agg
+        WHERE t.project_id = %s AND t.id = agg.trace_id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [project_id, trace_ids, project_id])
+
+
+@transaction.atomic
+def trace_batch_write(
+    *,
+    project_id: int,
+    traces: Iterable[TraceIn] = (),
+    observations: Iterable[ObservationIn] = (),
+    scores: Iterable[ScoreIn] = (),
+) -> WriteResult:
+    """Stores a normalised batch durably; safe to repeat with the same or overlapping rows."""
+    trace_rows = _merge_by_id(traces)
+    observation_rows = _merge_by_id(observations)
+    score_rows = _merge_by_id(scores)
+
+    _upsert("traces_trace", _TRACE_COLUMNS, project_id, trace_rows)
+    # Observations may arrive before their trace: make a placeholder the real trace later fills in.
+    known = {t.id for t in trace_rows}
+    placeholders: dict[str, TraceIn] = {}
+    for obs in observation_rows:
+        if obs.trace_id not in known:
+            current = placeholders.get(obs.trace_id)
+            if current is None or obs.start_time < current.timestamp:
+                placeholders[obs.trace_id] = TraceIn(id=obs.trace_id, timestamp=obs.start_time)
+    _upsert("traces_trace", _TRACE_COLUMNS, project_id, sorted(placeholders.values(), key=lambda t: t.id), update=False)
+    _upsert("traces_observation", _OBSERVATION_COLUMNS, project_id, observation_rows)
+    _upsert("traces_score", _SCORE_COLUMNS, project_id, score_rows)
+
+    session_ids = sorted({t.session_id for t in trace_rows if t.session_id})
+    if session_ids:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO traces_session (project_id, id) SELECT %s, s FROM unnest(%s::text[]) AS s "
+                "ON CONFLICT (project_id, id) DO NOTHING",
+                [project_id, session_ids],
+            )
+    _refresh_trace_rollups(project_id, sorted({o.trace_id for o in observation_rows} | known))
+    return WriteResult(traces=len(trace_rows), observations=len(observation_rows), scores=len(score_rows))
