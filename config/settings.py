@@ -122,18 +122,27 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIN
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
-# --- Email (invitations) ---
-EMAIL_BACKEND = env_str(
-    "EMAIL_BACKEND",
-    "django.core.mail.backends.smtp.EmailBackend"
-    if env_str("EMAIL_HOST")
-    else "django.core.mail.backends.console.EmailBackend",
-)
-EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("EMAIL_PORT", 587)
-EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
-EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=True)
+# --- Email (invitations). Django 6.1's MAILERS; without EMAIL_HOST, mail is printed to the console. ---
+MAILERS = {
+    "default": {
+        "BACKEND": env_str(
+            "EMAIL_BACKEND",
+            "django.core.mail.backends.smtp.EmailBackend"
+            if env_str("EMAIL_HOST")
+            else "django.core.mail.backends.console.EmailBackend",
+        ),
+        "OPTIONS": {
+            "host": env_str("EMAIL_HOST", "localhost"),
+            "port": env_int("EMAIL_PORT", 587),
+            "username": env_str("EMAIL_HOST_USER"),
+            "password": env_str("EMAIL_HOST_PASSWORD"),
+            "use_tls": env_bool("EMAIL_USE_TLS", default=True),
+            "timeout": 10,
+        }
+        if env_str("EMAIL_HOST")
+        else {},
+    }
+}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Sightline <sightline@localhost>")
 
 # --- i18n ---

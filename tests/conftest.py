@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import uuid
+from urllib.parse import urlsplit, urlunsplit
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +19,10 @@ from django.conf import settings
 from django.test import Client
 
 from config import embedded
+from config.celery import app as celery_app
 
 _started: list[embedded.Outcome] = []
+TEST_BROKER_URL = urlunsplit(urlsplit(settings.REDIS_URL)._replace(path="/15"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -32,6 +35,11 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     # A prefix of our own: the suite never reads or clears another run's cache entries.
     settings.CACHES["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:8]}"
+    # Tasks the suite sends go to a broker database of their own, so a developer's running worker
+    # (make run) never takes them; the test worker (test_celery.py) listens there.
+    celery_app.conf.broker_url = TEST_BROKER_URL
+    # Hashing is not under test; PBKDF2's deliberate slowness would dominate the suite.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

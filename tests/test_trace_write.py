@@ -1,0 +1,102 @@
+"""The bulk write step: any order, any number of times, the same final rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.db.models import Model
+from django.test.utils import CaptureQueriesContext
+
+from tests.conftest import Tenant
+from traces.models import Observation, Score, Session, Trace
+from traces.services import ObservationIn, ScoreIn, TraceIn, trace_batch_write
+
+pytestmark = pytest.mark.django_db
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def _obs(n: int, **extra: object) -> ObservationIn:
+    return ObservationIn(
+        id=f"o{n}",
+        trace_id="t1",
+        parent_id=None if n == 0 else "o0",
+        start_time=T0 + timedelta(seconds=n),
+        end_time=T0 + timedelta(seconds=n + 1),
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def _snapshot(project_id: int) -> list[tuple]:
+    """Every stored column except the bookkeeping timestamps, for traces, observations and scores."""
+
+    def rows(model: type[Model]) -> list[tuple]:
+        names = [f.attname for f in model._meta.concrete_fields if f.attname not in ("created_at", "updated_at")]
+        return list(model.objects.filter(project_id=project_id).order_by("id").values_list(*names))
+
+    return rows(Trace) + rows(Observation) + rows(Score)
+
+
+def test_children_before_root_then_root_fills_the_placeholder(acme: Tenant) -> None:
+    pid = acme.project.pk
+    trace_batch_write(project_id=pid, observations=[_obs(2, usage={"input": 10, "output": 5}, cost={"total": 0.5})])
+    placeholder = Trace.objects.get(project_id=pid, id="t1")
+    assert placeholder.name is None and placeholder.observation_count == 1
+    trace_batch_write(
+        project_id=pid,
+        traces=[TraceIn(id="t1", timestamp=T0, name="chat", user_id="u1", session_id="s1", tags=["a"])],
+        observations=[_obs(0), _obs(1, level="ERROR", usage={"input": 1, "output": 1}, cost={"total": 0.25})],
+    )
+    trace = Trace.objects.get(project_id=pid, id="t1")
+    assert (trace.name, trace.user_id, trace.session_id, trace.tags) == ("chat", "u1", "s1", ["a"])
+    assert trace.observation_count == 3 and trace.error_count == 1
+    assert trace.total_tokens == 17 and trace.total_cost == Decimal("0.75")
+    assert trace.end_time == T0 + timedelta(seconds=3) and trace.latency_ms == 3000
+    assert Session.objects.filter(project_id=pid, id="s1").exists()
+
+
+def test_same_batch_twice_gives_the_same_rows(acme: Tenant) -> None:
+    pid = acme.project.pk
+    batch = {
+        "traces": [TraceIn(id="t1", timestamp=T0, name="chat", metadata={"a": 1})],
+        "observations": [_obs(0), _obs(1, usage={"input": 3, "output": 4}), _obs(1, name="late name")],
+        "scores": [ScoreIn(id="sc1", name="quality", value=0.9, timestamp=T0, trace_id="t1")],
+    }
+    trace_batch_write(project_id=pid, **batch)
+    first = _snapshot(pid)
+    trace_batch_write(project_id=pid, **batch)
+    assert _snapshot(pid) == first
+    assert Observation.objects.get(project_id=pid, id="o1").name == "late name"
+
+
+def test_update_merges_later_non_null_values_and_metadata(acme: Tenant) -> None:
+    pid = acme.project.pk
+    trace_batch_write(project_id=pid, traces=[TraceIn(id="t1", timestamp=T0, name="a", metadata={"x": 1}, tags=["p"])])
+    trace_batch_write(
+        project_id=pid, traces=[TraceIn(id="t1", timestamp=T0, output="done", metadata={"y": 2}, tags=["q"])]
+    )
+    trace = Trace.objects.get(project_id=pid, id="t1")
+    assert (trace.name, trace.output, trace.metadata, trace.tags) == ("a", "done", {"x": 1, "y": 2}, ["p", "q"])
+
+
+def test_projects_are_separate_even_with_equal_ids(acme: Tenant, globex: Tenant) -> None:
+    trace_batch_write(project_id=acme.project.pk, traces=[TraceIn(id="t1", timestamp=T0, name="acme")])
+    trace_batch_write(project_id=globex.project.pk, traces=[TraceIn(id="t1", timestamp=T0, name="globex")])
+    assert Trace.objects.get(project_id=acme.project.pk, id="t1").name == "acme"
+    assert Trace.objects.get(project_id=globex.project.pk, id="t1").name == "globex"
+
+
+def test_statement_count_does_not_grow_with_rows(acme: Tenant) -> None:
+    def statements(n: int) -> int:
+        observations = [
+            ObservationIn(id=f"n{n}-{i}", trace_id=f"n{n}-t{i % 7}", start_time=T0, usage={"input": 1})
+            for i in range(n)
+        ]
+        traces = [TraceIn(id=f"n{n}-t{i}", timestamp=T0, session_id=f"s{i}") for i in range(7)]
+        with CaptureQueriesContext(connection) as ctx:
+            trace_batch_write(project_id=acme.project.pk, traces=traces, observations=observations)
+        return len(ctx.captured_queries)
+
+    assert statements(10) == statements(500)
