@@ -54,7 +54,7 @@ class Outcome:
     url: str
 
 
-def _port_open(port: int) -> bool:
+def port_open(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((HOST, port)) == 0
@@ -63,7 +63,7 @@ def _port_open(port: int) -> bool:
 def _wait_for_port(port: int, timeout: float, log: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if _port_open(port):
+        if port_open(port):
             return
         time.sleep(0.1)
     tail = log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
@@ -160,7 +160,7 @@ def start_postgres(data_dir: Path) -> Outcome:
                 return Outcome("PostgreSQL", started=False, url=url)
             # The server died without cleaning up (crash, reboot): the pid file is stale.
             pid_file.unlink()
-        if _port_open(PG_PORT):
+        if port_open(PG_PORT):
             raise EmbeddedError(
                 f"port {PG_PORT} on {HOST} is in use by another program, so the embedded PostgreSQL "
                 "cannot start. Stop that program, set SIGHTLINE_PG_PORT to a free port, or set DATABASE_URL."
@@ -243,7 +243,7 @@ def start_redis(data_dir: Path) -> Outcome:
             if _live_process(pid_file, "valkey-server"):
                 return Outcome("Valkey", started=False, url=url)
             pid_file.unlink()
-        if _port_open(REDIS_PORT):
+        if port_open(REDIS_PORT):
             raise EmbeddedError(
                 f"port {REDIS_PORT} on {HOST} is in use by another program, so the embedded Valkey "
                 "cannot start. Stop that program, set SIGHTLINE_REDIS_PORT to a free port, or set REDIS_URL."

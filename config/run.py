@@ -77,6 +77,11 @@ def main() -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
+    port = os.environ.get("PORT", "8000")
+    bind = os.environ.get("BIND", "127.0.0.1")
+    if embedded.port_open(int(port)):
+        _say(f"error: port {port} is already in use (another `make run`?). Stop it, or: PORT=8001 make run")
+        return 1
     try:
         try:
             started = embedded.start_all(
@@ -92,8 +97,6 @@ def main() -> int:
         _manage("migrate", "--noinput", "-v", "0")
         _manage("bootstrap")
         _manage("demo_data")
-        port = os.environ.get("PORT", "8000")
-        bind = os.environ.get("BIND", "127.0.0.1")
         bin_dir = Path(sys.executable).parent
         children["web"] = _spawn(
             "web",

@@ -14,6 +14,10 @@ from pathlib import Path
 
 import psutil
 
+from config.embedded import port_open
+
+__all__ = ["ROOT", "embedded_env", "free_port", "port_open", "processes_mentioning", "run_module", "scratch_data_dir"]
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -21,12 +25,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.3)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 @contextmanager
