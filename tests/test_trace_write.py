@@ -100,3 +100,12 @@ def test_statement_count_does_not_grow_with_rows(acme: Tenant) -> None:
         return len(ctx.captured_queries)
 
     assert statements(10) == statements(500)
+
+
+def test_trace_timestamp_is_the_earliest_reported(acme: Tenant) -> None:
+    pid = acme.project.pk
+    trace_batch_write(project_id=pid, traces=[TraceIn(id="t1", timestamp=T0, name="root")])
+    # A later child batch carrying trace-level attributes must not move the start later.
+    trace_batch_write(project_id=pid, traces=[TraceIn(id="t1", timestamp=T0 + timedelta(seconds=9), user_id="u")])
+    trace = Trace.objects.get(project_id=pid, id="t1")
+    assert (trace.timestamp, trace.user_id, trace.name) == (T0, "u", "root")

@@ -110,12 +110,13 @@ class WriteResult:
     scores: int
 
 
-# How each column merges on conflict: "keep" = later non-null wins; the rest are named rules.
+# How each column merges on conflict: "keep" = later non-null wins, "earliest" = the smaller time,
+# "merge" = JSON objects merge, "tags" = union.
 _JSON = "jsonb"
 _TRACE_COLUMNS: list[tuple[str, str, str]] = [
     # (column, SQL type of the array, merge rule)
     ("id", "text", "key"),
-    ("timestamp", "timestamptz", "keep"),
+    ("timestamp", "timestamptz", "earliest"),
     ("name", "text", "keep"),
     ("user_id", "text", "keep"),
     ("session_id", "text", "keep"),
@@ -186,6 +187,9 @@ def _merge_rule(table: str, column: str, rule: str) -> str:
             f"CASE WHEN jsonb_typeof({old}) = 'object' AND jsonb_typeof({new}) = 'object' "
             f"THEN {old} || {new} ELSE COALESCE({new}, {old}) END"
         )
+    if rule == "earliest":
+        # A trace starts at the earliest time any of its parts reports, whatever order they arrive in.
+        return f"LEAST({old}, {new})"
     if rule == "tags":
         return f"ARRAY(SELECT DISTINCT unnest({old} || {new}) ORDER BY 1)"
     return f"COALESCE({new}, {old})"
