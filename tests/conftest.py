@@ -10,9 +10,9 @@ from __future__ import annotations
 import base64
 import os
 import uuid
-from urllib.parse import urlsplit, urlunsplit
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings

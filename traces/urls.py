@@ -9,4 +9,6 @@ from traces.ingest import views as ingest_views
 urlpatterns = [
     path("v1/traces", ingest_views.otlp_traces, name="otlp-traces"),
     path("api/public/otel/v1/traces", ingest_views.otlp_traces, name="otlp-traces-langfuse"),
+    path("api/public/ingestion", ingest_views.langfuse_ingestion, name="langfuse-ingestion"),
+    path("api/public/scores", ingest_views.langfuse_scores, name="langfuse-scores"),
 ]

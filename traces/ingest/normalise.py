@@ -199,7 +199,7 @@ def _first(attrs: dict[str, Any], *keys: str) -> Any:
     return None
 
 
-def _int(value: Any) -> int | None:
+def int_or_none(value: Any) -> int | None:
     """An integer that fits a bigint column, else None."""
     if isinstance(value, bool):
         return None
@@ -220,13 +220,13 @@ def _float(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _cost_value(value: Any) -> float | None:
+def cost_value(value: Any) -> float | None:
     """A USD amount that fits the cost columns (numeric(20, 12)), else None."""
     number = _float(value)
     return number if number is not None and 0 <= number < MAX_COST_USD else None
 
 
-def _text(value: Any, max_chars: int = 1000) -> str | None:
+def text_clean(value: Any, max_chars: int = 1000) -> str | None:
     if value in (None, ""):
         return None
     text = value if isinstance(value, str) else json.dumps(value, default=str)
@@ -237,7 +237,7 @@ def _time(nanos: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=nanos // 1000)
 
 
-def _iso(value: Any) -> datetime | None:
+def iso_time(value: Any) -> datetime | None:
     value = _json_loads(value)
     if not isinstance(value, str):
         return None
@@ -394,7 +394,7 @@ def _output(attrs: dict[str, Any], obs_type: str) -> Any:
     return _openinference_value(attrs, "output")
 
 
-def _usage_key(key: str) -> str:
+def usage_key(key: str) -> str:
     lowered = key.lower()
     if "cache_read" in lowered or "cached" in lowered:
         return "cache_read"
@@ -411,22 +411,27 @@ def _usage_key(key: str) -> str:
     return lowered
 
 
+def usage_details(provided: dict[str, Any]) -> dict[str, int] | None:
+    """A client-provided usage map (Langfuse `usageDetails`): integer values under normalised keys."""
+    result: dict[str, int] = {}
+    for key, value in provided.items():
+        number = int_or_none(value)
+        if number is not None:
+            name = usage_key(str(key))
+            result[name] = result.get(name, 0) + number
+    return result or None
+
+
 def usage(attrs: dict[str, Any]) -> dict[str, int] | None:
     """{input, output, total, cache_read, cache_write, reasoning}: input excludes cached tokens and output
     excludes reasoning tokens, so no token is priced twice."""
     provided = _json_loads(attrs.get("langfuse.observation.usage_details"))
     if isinstance(provided, dict) and provided:
-        result = {}
-        for key, value in provided.items():
-            number = _int(value)
-            if number is not None:
-                name = _usage_key(str(key))
-                result[name] = result.get(name, 0) + number
-        return result or None
+        return usage_details(provided)
 
     def number(*keys: str) -> int | None:
         for key in keys:
-            value = _int(attrs.get(key))
+            value = int_or_none(attrs.get(key))
             if value is not None:
                 return value
         return None
@@ -467,34 +472,41 @@ _OPENINFERENCE_COSTS = {
 }
 
 
+def cost_details(provided: dict[str, Any]) -> dict[str, float] | None:
+    """A client-provided cost map (Langfuse `costDetails`, USD) under normalised keys; bad amounts dropped."""
+    result: dict[str, float] = {}
+    for key, value in provided.items():
+        number = cost_value(value)
+        if number is not None:
+            result[usage_key(str(key))] = number
+    return result or None
+
+
 def cost(attrs: dict[str, Any]) -> dict[str, float] | None:
     """Costs the client provided (USD); None when it sent none (computed later from prices, never invented)."""
     provided = _json_loads(attrs.get("langfuse.observation.cost_details"))
-    result: dict[str, float] = {}
     if isinstance(provided, dict):
-        for key, value in provided.items():
-            number = _cost_value(value)
-            if number is not None:
-                result[_usage_key(str(key))] = number
-        if result:
-            return result
+        details = cost_details(provided)
+        if details:
+            return details
+    result: dict[str, float] = {}
     for key, name in _OPENINFERENCE_COSTS.items():
-        number = _cost_value(attrs.get(key))
+        number = cost_value(attrs.get(key))
         if number is not None:
             result[name] = number
-    prompt, completion = _cost_value(attrs.get("llm.cost.prompt")), _cost_value(attrs.get("llm.cost.completion"))
+    prompt, completion = cost_value(attrs.get("llm.cost.prompt")), cost_value(attrs.get("llm.cost.completion"))
     if prompt is not None and "input" not in result:
         result["input"] = max(prompt - result.get("cache_read", 0.0) - result.get("cache_write", 0.0), 0.0)
     if completion is not None and "output" not in result:
         result["output"] = max(completion - result.get("reasoning", 0.0), 0.0)
-    genai_total = _cost_value(attrs.get("gen_ai.usage.cost"))
+    genai_total = cost_value(attrs.get("gen_ai.usage.cost"))
     if genai_total is not None and "total" not in result:
         result["total"] = genai_total
     return result or None
 
 
 def _completion_start(attrs: dict[str, Any], span: Span, start: datetime) -> datetime | None:
-    langfuse = _iso(attrs.get("langfuse.observation.completion_start_time"))
+    langfuse = iso_time(attrs.get("langfuse.observation.completion_start_time"))
     if langfuse:
         return langfuse
     ttfc = _float(attrs.get("gen_ai.response.time_to_first_chunk"))
@@ -517,7 +529,7 @@ def _status_message(attrs: dict[str, Any], span: Span) -> str | None:
                     break
     if not message and span.status.code == 2:
         message = _first(attrs, "error.type")
-    return _text(message, limits.MAX_ATTRIBUTE_CHARS)
+    return text_clean(message, limits.MAX_ATTRIBUTE_CHARS)
 
 
 def _metadata_blob(attrs: dict[str, Any], blob_key: str) -> dict[str, Any]:
@@ -636,7 +648,7 @@ def _tags(value: Any) -> list[str]:
     return []
 
 
-def _environment(value: Any) -> str | None:
+def environment_clean(value: Any) -> str | None:
     if not isinstance(value, str) or not value:
         return None
     value = value.strip().lower()
@@ -707,7 +719,7 @@ def spans_normalise(request: ExportTraceServiceRequest, *, now: datetime | None 
 
     for resource_spans in request.resource_spans:
         resource = attributes(resource_spans.resource.attributes)
-        resource_environment = _environment(
+        resource_environment = environment_clean(
             _first(resource, "langfuse.environment", "deployment.environment.name", "deployment.environment")
         )
         resource_release = _first(resource, "langfuse.release", "service.version")
@@ -782,12 +794,12 @@ def _observation(
     level = attrs.get("langfuse.observation.level")
     if not (isinstance(level, str) and level.upper() in ("DEBUG", "DEFAULT", "WARNING", "ERROR")):
         level = "ERROR" if span.status.code == 2 else "DEFAULT"
-    environment = _environment(attrs.get("langfuse.environment")) or resource_environment
+    environment = environment_clean(attrs.get("langfuse.environment")) or resource_environment
     name = span.name
     if obs_type == "TOOL":
         name = _first(attrs, "gen_ai.tool.name", "tool.name") or name
     is_root = _is_root(span, attrs)
-    prompt_version = _int(attrs.get("langfuse.observation.prompt.version"))
+    prompt_version = int_or_none(attrs.get("langfuse.observation.prompt.version"))
     metadata = _observation_metadata(attrs, span, scope, model)
     obs_input = _input(attrs, obs_type)
     obs_output = _output(attrs, obs_type)
@@ -797,13 +809,13 @@ def _observation(
         trace_id=trace_id,
         parent_id=None if is_root or not span.parent_span_id else span.parent_span_id.hex(),
         type=obs_type,
-        name=_text(name),
+        name=text_clean(name),
         start_time=start,
         end_time=end if end is None or end >= start else start,
         completion_start_time=_completion_start(attrs, span, start),
         level=level.upper(),
         status_message=_status_message(attrs, span),
-        model=_text(model, 200),
+        model=text_clean(model, 200),
         model_parameters=bound(_model_parameters(attrs), marks, "model_parameters"),
         input=bound(obs_input, marks, "input"),
         output=bound(obs_output, marks, "output"),
@@ -811,10 +823,10 @@ def _observation(
         usage=usage(attrs),
         cost=obs_cost,
         cost_source="provided" if obs_cost else None,
-        prompt_name=_text(attrs.get("langfuse.observation.prompt.name"), 500),
+        prompt_name=text_clean(attrs.get("langfuse.observation.prompt.name"), 500),
         prompt_version=prompt_version if prompt_version is not None and -(2**31) < prompt_version < 2**31 else None,
         environment=environment,
-        version=_text(attrs.get("langfuse.version"), 200),
+        version=text_clean(attrs.get("langfuse.version"), 200),
     )
     if is_root and span.parent_span_id:
         metadata["as_root_parent_span_id"] = span.parent_span_id.hex()
@@ -845,7 +857,7 @@ def _gather_trace_fields(
     if is_root:
         acc.has_root = True
         acc.timestamp = start
-        acc.name = _text(trace_name or span.name)
+        acc.name = text_clean(trace_name or span.name)
         acc.input = _json_loads(attrs["langfuse.trace.input"]) if "langfuse.trace.input" in attrs else observation.input
         acc.output = (
             _json_loads(attrs["langfuse.trace.output"]) if "langfuse.trace.output" in attrs else observation.output
@@ -854,7 +866,7 @@ def _gather_trace_fields(
         if not acc.has_root:
             acc.timestamp = min(acc.timestamp, start)
         if trace_name and not acc.name:
-            acc.name = _text(trace_name)
+            acc.name = text_clean(trace_name)
         for key in ("langfuse.trace.input", "langfuse.trace.output"):
             if key in attrs:
                 acc.has_trace_fields = True
@@ -863,11 +875,11 @@ def _gather_trace_fields(
         acc.has_trace_fields = True
     user_id = _first(attrs, "langfuse.user.id", "user.id", "enduser.id")
     if user_id and not acc.user_id:
-        acc.user_id = _text(user_id)
+        acc.user_id = text_clean(user_id)
         acc.has_trace_fields = True
     session_id = _first(attrs, "langfuse.session.id", "session.id", "gen_ai.conversation.id")
     if session_id and not acc.session_id:
-        acc.session_id = _text(session_id)
+        acc.session_id = text_clean(session_id)
         acc.has_trace_fields = True
     for key in ("langfuse.trace.tags", "langfuse.tags", "tag.tags"):
         tags = _tags(attrs.get(key))
@@ -887,10 +899,10 @@ def _gather_trace_fields(
         acc.environment = environment
     release = _first(attrs, "langfuse.release") or resource_release
     if release and not acc.release:
-        acc.release = _text(release, 200)
+        acc.release = text_clean(release, 200)
     version = _first(attrs, "langfuse.version")
     if version and (is_root or not acc.version):
-        acc.version = _text(version, 200)
+        acc.version = text_clean(version, 200)
     public = attrs.get("langfuse.trace.public")
     if isinstance(public, bool):
         acc.public = public
