@@ -15,5 +15,6 @@ urlpatterns = [
     path("", include("projects.urls")),
 ]
 
+handler403 = "projects.views.permission_denied"
 handler404 = "projects.views.page_not_found"
 handler500 = "projects.views.server_error"

@@ -121,3 +121,14 @@ def organization_open_invitations(*, organization_id: int) -> QuerySet[Invitatio
 
 def project_api_keys(*, project_id: int) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(project_id=project_id).select_related("created_by").order_by("-created_at")
+
+
+# --- Added for the pages (projects/views.py). ---
+
+
+def invitation_for_token(*, token: str) -> Invitation | None:
+    return Invitation.objects.select_related("organization", "invited_by").filter(token=token).first()
+
+
+def user_email_exists(*, email: str) -> bool:
+    return User.objects.filter(email__iexact=email.strip()).exists()

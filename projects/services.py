@@ -222,3 +222,37 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
 def invitations_prune_expired() -> int:
     deleted, _ = Invitation.objects.filter(accepted_at__isnull=True, expires_at__lt=timezone.now()).delete()
     return deleted
+
+
+# --- Added for the pages (projects/views.py): sign-up by invitation, invitation revocation, first project. ---
+
+
+@transaction.atomic
+def organization_create_with_project(*, name: str, project_name: str, owner: User) -> Project:
+    """A new organization owned by `owner` with its first project, both or neither."""
+    organization = organization_create(name=name, owner=owner)
+    return project_create(organization=organization, name=project_name, actor=owner)
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, actor: User) -> bool:
+    """Deletes an open invitation, so its link stops working. False if it was already used or gone."""
+    deleted, _ = Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).delete()
+    if deleted:
+        audit_record(
+            organization=invitation.organization,
+            actor=actor,
+            action="invitation.revoke",
+            target=invitation.email,
+            before={"role": invitation.role},
+        )
+    return bool(deleted)
+
+
+@transaction.atomic
+def invitation_sign_up(*, invitation: Invitation, name: str, password: str) -> Membership:
+    """Creates the account for the invited address and accepts the invitation, both or neither."""
+    if User.objects.filter(email__iexact=invitation.email).exists():
+        raise Conflict(f"An account for {invitation.email} already exists. Sign in to accept the invitation.")
+    user = user_create(email=invitation.email, password=password, name=name.strip())
+    return invitation_accept(invitation=invitation, user=user)

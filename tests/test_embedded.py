@@ -47,6 +47,8 @@ def test_start_twice_survive_restart_stale_pid_and_busy_port() -> None:
 
             assert run_module("config.embedded", "stop", env=env).returncode == 0
             with socket.socket() as squatter:
+                # The port may still be in TIME_WAIT from our own connections: that must not stop the bind.
+                squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 squatter.bind(("127.0.0.1", pg_port))
                 squatter.listen()
                 busy = run_module("config.embedded", "start", env=env)
