@@ -109,3 +109,23 @@ def test_trace_timestamp_is_the_earliest_reported(acme: Tenant) -> None:
     trace_batch_write(project_id=pid, traces=[TraceIn(id="t1", timestamp=T0 + timedelta(seconds=9), user_id="u")])
     trace = Trace.objects.get(project_id=pid, id="t1")
     assert (trace.timestamp, trace.user_id, trace.name) == (T0, "u", "root")
+
+
+def test_partial_update_never_resets_columns_to_defaults(acme: Tenant) -> None:
+    pid = acme.project.pk
+    trace_batch_write(
+        project_id=pid,
+        traces=[TraceIn(id="t1", timestamp=T0, environment="production", public=True)],
+        observations=[_obs(0, type="GENERATION", level="ERROR", environment="production")],
+    )
+    # An update that names only its output (level, type, environment, public not sent).
+    trace_batch_write(
+        project_id=pid,
+        traces=[TraceIn(id="t1", timestamp=T0, output="done")],
+        observations=[ObservationIn(id="o0", trace_id="t1", start_time=T0 + timedelta(seconds=5), output="x")],
+    )
+    trace = Trace.objects.get(project_id=pid, id="t1")
+    obs = Observation.objects.get(project_id=pid, id="o0")
+    assert (trace.environment, trace.public, trace.output) == ("production", True, "done")
+    assert (obs.type, obs.level, obs.environment, obs.output) == ("GENERATION", "ERROR", "production", "x")
+    assert obs.start_time == T0  # the earliest report wins

@@ -41,7 +41,7 @@ class ObservationIn:
     id: str
     trace_id: str
     start_time: datetime
-    type: str = "SPAN"
+    type: str | None = None  # None = not sent: SPAN for a new row, unchanged for a stored one
     parent_id: str | None = None
     name: str | None = None
     end_time: datetime | None = None
@@ -90,8 +90,8 @@ class ScoreIn:
     timestamp: datetime
     value: float | None = None
     string_value: str | None = None
-    data_type: str = "NUMERIC"
-    source: str = "API"
+    data_type: str | None = None  # None = not sent: NUMERIC / API for a new row
+    source: str | None = None
     trace_id: str | None = None
     observation_id: str | None = None
     session_id: str | None = None
@@ -135,7 +135,7 @@ _OBSERVATION_COLUMNS: list[tuple[str, str, str]] = [
     ("parent_id", "text", "keep"),
     ("type", "text", "keep"),
     ("name", "text", "keep"),
-    ("start_time", "timestamptz", "keep"),
+    ("start_time", "timestamptz", "earliest"),
     ("end_time", "timestamptz", "keep"),
     ("completion_start_time", "timestamptz", "keep"),
     ("level", "text", "keep"),
@@ -177,29 +177,36 @@ _SCORE_COLUMNS: list[tuple[str, str, str]] = [
     ("timestamp", "timestamptz", "keep"),
 ]
 # Columns that are NOT NULL in the table: a null in the batch falls back to the table default.
-_DEFAULTS = {"environment": "'default'", "level": "'DEFAULT'", "type": "'SPAN'", "public": "false"}
+_DEFAULTS = {
+    "environment": "'default'",
+    "level": "'DEFAULT'",
+    "type": "'SPAN'",
+    "public": "false",
+    "data_type": "'NUMERIC'",
+    "source": "'API'",
+}
 
 
-def _merge_rule(table: str, column: str, rule: str) -> str:
-    new, old = f"EXCLUDED.{column}", f"{table}.{column}"
+def _merge_rule(old: str, new: str, rule: str) -> str:
+    """SQL for a column's merged value, from the stored (`old`) and arriving (`new`, NULL = not sent) ones."""
     if rule == "merge":
         return (
             f"CASE WHEN jsonb_typeof({old}) = 'object' AND jsonb_typeof({new}) = 'object' "
             f"THEN {old} || {new} ELSE COALESCE({new}, {old}) END"
         )
     if rule == "earliest":
-        # A trace starts at the earliest time any of its parts reports, whatever order they arrive in.
+        # Things start at the earliest time any report gives, whatever order the reports arrive in.
         return f"LEAST({old}, {new})"
     if rule == "tags":
         return f"ARRAY(SELECT DISTINCT unnest({old} || {new}) ORDER BY 1)"
     return f"COALESCE({new}, {old})"
 
 
-def _select_expr(column: str, sql_type: str) -> str:
-    if column == "tags":
-        return "ARRAY(SELECT jsonb_array_elements_text(COALESCE(u.tags::jsonb, '[]'::jsonb)))"
-    expr = f"u.{column}"
-    return f"COALESCE({expr}, {_DEFAULTS[column]})" if column in _DEFAULTS else expr
+def _typed(name: str, sql_type: str) -> str:
+    """A batch column with its real type, still NULL where the client did not send it."""
+    if name == "tags":
+        return "CASE WHEN r.tags IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(r.tags::jsonb)) END"
+    return f"r.{name}::jsonb" if sql_type == _JSON else f"r.{name}"
 
 
 def _json_text(value: Any) -> str | None:
@@ -208,10 +215,15 @@ def _json_text(value: Any) -> str | None:
 
 def _upsert(
     table: str, columns: list[tuple[str, str, str]], project_id: int, rows: Sequence[Any], *, update: bool = True
-) -> int:
-    """INSERT … SELECT FROM unnest(arrays) ON CONFLICT (project_id, id) DO UPDATE: one statement."""
+) -> None:
+    """Upserts `rows` in one statement: rows as parallel arrays, expanded with `unnest`.
+
+    Stored rows are updated from the values as sent (NULL = not sent), so a partial update never
+    resets a column to its default; new rows are inserted with the defaults filled in. ON CONFLICT
+    only catches a row another transaction inserted in the meantime.
+    """
     if not rows:
-        return 0
+        return
     names = [name for name, _, _ in columns]
     arrays: list[list[Any]] = []
     for name, sql_type, _ in columns:
@@ -219,22 +231,29 @@ def _upsert(
         arrays.append([_json_text(v) for v in values] if sql_type == _JSON else values)
     # jsonb travels as text (an array of jsonb would need per-value adaptation) and is cast back.
     array_types = ["text" if sql_type == _JSON else sql_type for _, sql_type, _ in columns]
-    unnest_args = ", ".join(f"%s::{t}[]" for t in array_types)
-    casts = ", ".join(
-        f"{_select_expr(name, sql_type)}{'::jsonb' if sql_type == _JSON and name != 'tags' else ''}"
-        for name, sql_type, _ in columns
+    unnest_args = ", ".join(f"%(a{i})s::{t}[]" for i, t in enumerate(array_types))
+    typed = ", ".join(f"{_typed(name, sql_type)} AS {name}" for name, sql_type, _ in columns)
+    with_defaults = ", ".join(
+        f"COALESCE(u.{name}, {_DEFAULTS[name]})" if name in _DEFAULTS else f"u.{name}" for name in names
     )
-    updates = ", ".join(f"{name} = {_merge_rule(table, name, rule)}" for name, _, rule in columns if rule != "key")
-    conflict = f"DO UPDATE SET {updates}, updated_at = now()" if update else "DO NOTHING"
+    merged = [(name, rule) for name, _, rule in columns if rule != "key"]
+    from_batch = ", ".join(f"{name} = {_merge_rule(f't.{name}', f'u.{name}', rule)}" for name, rule in merged)
+    on_race = ", ".join(f"{name} = {_merge_rule(f'{table}.{name}', f'EXCLUDED.{name}', rule)}" for name, rule in merged)
     # Only constant table and column names are interpolated; every value is a bound parameter.
-    sql = (
-        f"INSERT INTO {table} (project_id, {', '.join(names)}) "  # noqa: S608
-        f"SELECT %s, {casts} FROM unnest({unnest_args}) AS u({', '.join(names)}) "
-        f"ON CONFLICT (project_id, id) {conflict}"
-    )
+    batch = f"u AS (SELECT {typed} FROM unnest({unnest_args}) AS r({', '.join(names)}))"  # noqa: S608
+    insert = f"INSERT INTO {table} (project_id, {', '.join(names)}) SELECT %(project)s, {with_defaults} FROM u "  # noqa: S608
+    if update:
+        sql = (
+            f"WITH {batch}, updated AS (UPDATE {table} t SET {from_batch}, updated_at = now() FROM u "  # noqa: S608
+            f"WHERE t.project_id = %(project)s AND t.id = u.id RETURNING t.id) "
+            f"{insert} WHERE u.id NOT IN (SELECT id FROM updated) "
+            f"ON CONFLICT (project_id, id) DO UPDATE SET {on_race}, updated_at = now()"
+        )
+    else:
+        sql = f"WITH {batch} {insert} ON CONFLICT (project_id, id) DO NOTHING"
+    params = {"project": project_id, **{f"a{i}": values for i, values in enumerate(arrays)}}
     with connection.cursor() as cursor:
-        cursor.execute(sql, [project_id, *arrays])
-        return cursor.rowcount
+        cursor.execute(sql, params)
 
 
 def _merge_by_id[T](rows: Iterable[T]) -> list[T]:

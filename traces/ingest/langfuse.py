@@ -25,7 +25,7 @@ from traces.ingest.normalise import (
     text_clean,
     usage_details,
 )
-from traces.models import ID_MAX, Observation, Trace
+from traces.models import ID_MAX, Observation
 from traces.services import ObservationIn, ScoreIn, TraceIn
 
 MAX_INGESTION_VERSION = 4
@@ -419,37 +419,21 @@ def batch_normalise(batch: list[Any], *, now: datetime) -> tuple[LangfuseBatch, 
 
 
 def entities_complete(project_id: int, result: LangfuseBatch, entities: dict[str, dict[str, _Entity]]) -> None:
-    """Fills fields an event left out from the stored row (so an update never resets level, type, environment
-    or visibility to the column default), defaults the rest, and moves the rows into `result`.
+    """Completes observation updates that left out their trace id or start time from the stored row, and
+    moves the rows into `result`. Other fields left out stay NULL: the write step keeps the stored values.
 
-    At most two queries per request, whatever the number of events.
+    At most one query per request, whatever the number of events.
     """
     traces, observations = entities["trace"], entities["observation"]
-    need_traces = [tid for tid, e in traces.items() if e.row.environment is None or e.row.public is None]
-    if need_traces:
-        stored = Trace.objects.filter(project_id=project_id, id__in=need_traces).values_list(
-            "id", "environment", "public"
-        )
-        for tid, environment, public in stored:
-            row = traces[tid].row
-            row.environment = row.environment or environment
-            row.public = public if row.public is None else row.public
-    need_obs = [
-        oid
-        for oid, e in observations.items()
-        if None in (e.row.trace_id, e.row.start_time, e.row.type, e.row.level, e.row.environment)
-    ]
+    need_obs = [oid for oid, e in observations.items() if e.row.trace_id is None or e.row.start_time is None]
     if need_obs:
         stored_obs = Observation.objects.filter(project_id=project_id, id__in=need_obs).values_list(
-            "id", "trace_id", "start_time", "type", "level", "environment"
+            "id", "trace_id", "start_time"
         )
-        for oid, trace_id, start_time, obs_type, level, environment in stored_obs:
+        for oid, trace_id, start_time in stored_obs:
             row = observations[oid].row
             row.trace_id = row.trace_id or trace_id
             row.start_time = row.start_time or start_time
-            row.type = row.type or obs_type
-            row.level = row.level or level
-            row.environment = row.environment or environment
     for entity in traces.values():
         result.traces.append(entity.row)
         result.successes.extend(entity.event_ids)
@@ -460,7 +444,6 @@ def entities_complete(project_id: int, result: LangfuseBatch, entities: dict[str
                 result.error(event_id, "body.traceId is required (the observation is not stored yet).", "body.traceId")
             continue
         row.start_time = row.start_time or entity.first_timestamp
-        row.type = row.type or "SPAN"
         if row.end_time is not None and row.end_time < row.start_time:
             row.end_time = row.start_time
         result.observations.append(row)
