@@ -98,9 +98,10 @@ def test_captured_v5_scores_requests_are_stored(name: str, acme: Tenant, client:
     body = json.dumps(items).encode()
     headers = {k: v for k, v in capture["headers"].items() if k.lower() not in _TRANSPORT_HEADERS}
     response = post(client, acme, None, path=SCORES, raw=body, headers=headers)
-    assert response.status_code == 207
+    assert response.status_code == capture["response"]["status"] == 202
     data = response.json()
-    assert data["accepted"] == len(items) and data["rejected"] == 0 and data["errors"] == []
+    assert data["message"] == "Accepted" and len(data["successes"]) == len(items)
+    assert "accepted" not in data  # the v5 SDK logs any accepted/rejected reply as a partial failure
     stored = {s.id: s for s in Score.objects.filter(project_id=acme.project.pk)}
     assert set(stored) == {item["id"] for item in items}
     for item in items:
@@ -113,7 +114,7 @@ def test_captured_v5_scores_requests_are_stored(name: str, acme: Tenant, client:
 
 def test_captured_v5_scores_field_mapping(acme: Tenant, client: Client) -> None:
     capture = captured("017_POST_api_public_scores.json")
-    assert post(client, acme, capture["body"]["json"], path=SCORES).status_code == 207
+    assert post(client, acme, capture["body"]["json"], path=SCORES).status_code == 202
     stored = {s.id: s for s in Score.objects.filter(project_id=acme.project.pk)}
     boolean = stored["08a3375250e66bf1"]
     assert (boolean.data_type, boolean.value, boolean.string_value, boolean.comment) == (
@@ -166,6 +167,68 @@ def test_real_langfuse_sdk_v4_scores(live_server: Any, acme: Tenant) -> None:
     assert numeric.trace_id == "a" * 32 and numeric.environment == "sdk-test" and numeric.source == "API"
     assert scores["tone"].string_value == "calm" and scores["tone"].observation_id == "b" * 16
     assert scores["thumbs"].value == 1.0 and scores["thumbs"].data_type == "BOOLEAN"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.filterwarnings("ignore:Trace-level input/output is deprecated:DeprecationWarning")
+def test_real_langfuse_sdk_v4_traces_over_otlp(live_server: Any, acme: Tenant) -> None:
+    """v4 exports spans over OTLP too (legacy capture 007): raw metadata values, `langfuse.trace.input/output`."""
+    from langfuse import Langfuse, observe, propagate_attributes
+
+    langfuse = Langfuse(
+        public_key=acme.public_key, secret_key=acme.secret_key, host=live_server.url, environment="sdk-v4"
+    )
+    ids: dict[str, Any] = {}
+
+    @observe(name="lookup", as_type="tool")
+    def lookup(query: str) -> dict[str, int]:
+        return {"hits": len(query)}
+
+    @observe(name="handle-request")
+    def handle(question: str) -> str:
+        ids["trace_id"] = langfuse.get_current_trace_id()
+        with propagate_attributes(user_id="user-v4", session_id="sess-v4", tags=["v4"], metadata={"tier": "silver"}):
+            lookup(question, langfuse_public_key=acme.public_key)
+            with langfuse.start_as_current_observation(
+                as_type="generation", name="llm", model="gpt-4o-mini", input=[{"role": "user", "content": question}]
+            ) as generation:
+                generation.update(
+                    output="pong",
+                    usage_details={"input": 10, "output": 5},
+                    cost_details={"input": 0.001, "output": 0.002},
+                    metadata={"attempt": 2},
+                )
+            with langfuse.start_as_current_observation(name="broken") as broken:
+                broken.update(level="ERROR", status_message="boom")
+            langfuse.set_current_trace_io(input={"question": question}, output={"answer": "pong"})
+        return "pong"
+
+    try:
+        handle("ping", langfuse_public_key=acme.public_key)
+        langfuse.flush()
+    finally:
+        langfuse.shutdown()
+
+    trace = Trace.objects.get(project_id=acme.project.pk, id=ids["trace_id"])
+    assert (trace.name, trace.user_id, trace.session_id, trace.tags) == ("handle-request", "user-v4", "sess-v4", ["v4"])
+    assert trace.metadata["tier"] == "silver" and trace.environment == "sdk-v4"
+    assert (trace.input, trace.output) == ({"question": "ping"}, {"answer": "pong"})
+    by_name = {o.name: o for o in Observation.objects.filter(project_id=acme.project.pk, trace_id=trace.id)}
+    assert set(by_name) == {"handle-request", "lookup", "llm", "broken"}
+    root = by_name["handle-request"]
+    assert root.parent_id is None and root.type == "SPAN"
+    assert {name: (o.type, o.parent_id) for name, o in by_name.items() if o is not root} == {
+        "lookup": ("TOOL", root.id),
+        "llm": ("GENERATION", root.id),
+        "broken": ("SPAN", root.id),
+    }
+    generation = by_name["llm"]
+    assert generation.model == "gpt-4o-mini" and generation.output == "pong"
+    assert generation.input == [{"role": "user", "content": "ping"}] and generation.metadata["attempt"] == 2
+    assert (generation.input_tokens, generation.output_tokens) == (10, 5)
+    assert generation.cost == {"input": 0.001, "output": 0.002} and generation.cost_source == "provided"
+    assert (by_name["broken"].level, by_name["broken"].status_message) == ("ERROR", "boom")
+    assert by_name["lookup"].output == {"hits": 4}
 
 
 # --- field mapping --------------------------------------------------------------------------------------

@@ -16,15 +16,20 @@ from tests.procs import ROOT, embedded_env, free_port, port_open, processes_ment
 
 def _wait_ready(base: str, proc: subprocess.Popen[str], timeout: float) -> None:
     deadline = time.monotonic() + timeout
+    last = "no answer"
     while time.monotonic() < deadline:
-        assert proc.poll() is None, f"make run exited early with {proc.returncode}"
+        if proc.poll() is not None:
+            output = proc.stdout.read() if proc.stdout else ""
+            raise AssertionError(f"make run exited early with {proc.returncode}:\n{output[-4000:]}")
         try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+            answer = httpx.get(f"{base}/readyz", timeout=2)
+            if answer.status_code == 200:
                 return
-        except httpx.HTTPError:
-            pass
+            last = f"{answer.status_code} {answer.text[:500]}"
+        except httpx.HTTPError as exc:
+            last = repr(exc)
         time.sleep(0.5)
-    raise AssertionError(f"{base}/readyz not ready within {timeout}s")
+    raise AssertionError(f"{base}/readyz not ready within {timeout}s; last answer: {last}")
 
 
 def _start(env: dict[str, str]) -> subprocess.Popen[str]:

@@ -85,7 +85,7 @@ def _identifier(body: dict[str, Any], key: str, prefix: str, *, required: bool, 
     return value
 
 
-def _time(body: dict[str, Any], key: str, prefix: str, now: datetime) -> datetime | None:
+def time_from_nanos(body: dict[str, Any], key: str, prefix: str, now: datetime) -> datetime | None:
     value = body.get(key)
     name = f"{prefix}{key}"
     if value is None:
@@ -182,7 +182,7 @@ def _cost(body: dict[str, Any], prefix: str) -> dict[str, float] | None:
 def trace_from(body: dict[str, Any], *, timestamp: datetime, now: datetime, prefix: str = "body.") -> TraceIn:
     return TraceIn(
         id=_identifier(body, "id", prefix, required=True),  # type: ignore[arg-type]
-        timestamp=_time(body, "timestamp", prefix, now) or timestamp,
+        timestamp=time_from_nanos(body, "timestamp", prefix, now) or timestamp,
         name=_string(body, "name"),
         user_id=_string(body, "userId"),
         session_id=_identifier(body, "sessionId", prefix, required=False, max_chars=1000),
@@ -206,8 +206,8 @@ def observation_from(
         if not isinstance(raw_type, str) or raw_type.lower() not in _OBSERVATION_TYPES:
             raise EventError(f"{prefix}type", f"{prefix}type must be one of {', '.join(_OBSERVATION_TYPES.values())}.")
         obs_type = _OBSERVATION_TYPES[raw_type.lower()]
-    start = _time(body, "startTime", prefix, now)
-    end = _time(body, "endTime", prefix, now)
+    start = time_from_nanos(body, "startTime", prefix, now)
+    end = time_from_nanos(body, "endTime", prefix, now)
     if start is not None and end is not None and end < start:
         end = start
     prompt_version = body.get("promptVersion")
@@ -227,7 +227,7 @@ def observation_from(
         parent_id=_identifier(body, "parentObservationId", prefix, required=False),
         name=_string(body, "name"),
         end_time=end,
-        completion_start_time=_time(body, "completionStartTime", prefix, now),
+        completion_start_time=time_from_nanos(body, "completionStartTime", prefix, now),
         level=_level(body, prefix),
         status_message=_string(body, "statusMessage", limits.MAX_ATTRIBUTE_CHARS),
         model=_string(body, "model", 200),
@@ -287,7 +287,7 @@ def score_from(body: dict[str, Any], *, timestamp: datetime, now: datetime, pref
     score = ScoreIn(
         id=_identifier(body, "id", prefix, required=False) or str(uuid.uuid4()),
         name=clean_text(name)[:500],
-        timestamp=_time(body, "timestamp", prefix, now) or timestamp,
+        timestamp=time_from_nanos(body, "timestamp", prefix, now) or timestamp,
         value=number,
         string_value=string_value,
         data_type=data_type,
@@ -349,7 +349,7 @@ def _event_parse(event: Any, index: int, now: datetime) -> _Parsed | None:
     if not isinstance(event_type, str):
         raise EventError("type", "type is required.")
     event_id = event.get("id")
-    timestamp = _time(event, "timestamp", "", now) or now
+    timestamp = time_from_nanos(event, "timestamp", "", now) or now
     if event_type in _IGNORED_EVENTS:
         return None
     body = event.get("body")

@@ -11,6 +11,8 @@ MAX_DECOMPRESSED_BYTES = 50 * 1024 * 1024
 DECOMPRESS_CHUNK_BYTES = 1024 * 1024
 # Spans in one export request: over it → 413 (clients should send smaller batches).
 MAX_SPANS_PER_REQUEST = 10_000
+# Log records in one `/v1/logs` export request: over it → 413.
+MAX_LOG_RECORDS_PER_REQUEST = 10_000
 # A single attribute string value: longer ones are cut and end in "…[truncated N chars]".
 MAX_ATTRIBUTE_CHARS = 256 * 1024
 # JSON (attribute values, decoded JSON strings, kvlist/array attributes) deeper than this is stringified.

@@ -66,7 +66,7 @@ _GENAI_TYPES = {
     "create_agent": "AGENT",
     "invoke_workflow": "CHAIN",
 }
-_MODEL_KEYS = (
+MODEL_KEYS = (
     "langfuse.observation.model.name",
     "gen_ai.response.model",
     "gen_ai.request.model",
@@ -96,13 +96,13 @@ _ENVIRONMENT = re.compile(r"^[a-z0-9_-]{1,40}$")
 
 
 @dataclass
-class _Marks:
+class Marks:
     """What was cut while reading one span's values, recorded in its metadata."""
 
     truncated: dict[str, int] = field(default_factory=dict)
 
 
-def clean_text(value: str, marks: _Marks | None = None, key: str = "") -> str:
+def clean_text(value: str, marks: Marks | None = None, key: str = "") -> str:
     """NUL escaped, unencodable code points replaced, cut at MAX_ATTRIBUTE_CHARS with a marker."""
     if "\x00" in value:
         value = value.replace("\x00", NUL_ESCAPE)
@@ -120,7 +120,7 @@ def clean_text(value: str, marks: _Marks | None = None, key: str = "") -> str:
     return value
 
 
-def bound(value: Any, marks: _Marks | None = None, key: str = "", depth: int = 0) -> Any:
+def bound(value: Any, marks: Marks | None = None, key: str = "", depth: int = 0) -> Any:
     """Makes a decoded value safe for jsonb: bounded depth and string sizes, no NUL, finite numbers."""
     if isinstance(value, str):
         return clean_text(value, marks, key)
@@ -143,7 +143,7 @@ def bound(value: Any, marks: _Marks | None = None, key: str = "", depth: int = 0
     return clean_text(str(value), marks, key)
 
 
-def _any_value(value: AnyValue, depth: int = 0) -> Any:
+def any_value(value: AnyValue, depth: int = 0) -> Any:
     kind = value.WhichOneof("value")
     if kind == "string_value":
         return value.string_value
@@ -156,19 +156,19 @@ def _any_value(value: AnyValue, depth: int = 0) -> Any:
     if depth >= limits.MAX_JSON_DEPTH:
         return f"…[nested deeper than {limits.MAX_JSON_DEPTH}]"
     if kind == "array_value":
-        return [_any_value(v, depth + 1) for v in value.array_value.values]
+        return [any_value(v, depth + 1) for v in value.array_value.values]
     if kind == "kvlist_value":
-        return {kv.key: _any_value(kv.value, depth + 1) for kv in value.kvlist_value.values}
+        return {kv.key: any_value(kv.value, depth + 1) for kv in value.kvlist_value.values}
     if kind == "bytes_value":
         return value.bytes_value.hex()
     return None
 
 
 def attributes(items: Iterable[KeyValue]) -> dict[str, Any]:
-    return {kv.key: _any_value(kv.value) for kv in items}
+    return {kv.key: any_value(kv.value) for kv in items}
 
 
-def _json_loads(text: Any) -> Any:
+def json_loads(text: Any) -> Any:
     """A JSON string decoded, else the value itself (also when it is too deep for the parser)."""
     if not isinstance(text, str):
         return text
@@ -191,7 +191,7 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _first(attrs: dict[str, Any], *keys: str) -> Any:
+def first_of(attrs: dict[str, Any], *keys: str) -> Any:
     for key in keys:
         value = attrs.get(key)
         if value not in (None, "", [], {}):
@@ -210,7 +210,7 @@ def int_or_none(value: Any) -> int | None:
     return number if abs(number) < 2**62 else None
 
 
-def _float(value: Any) -> float | None:
+def float_or_none(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     try:
@@ -222,7 +222,7 @@ def _float(value: Any) -> float | None:
 
 def cost_value(value: Any) -> float | None:
     """A USD amount that fits the cost columns (numeric(20, 12)), else None."""
-    number = _float(value)
+    number = float_or_none(value)
     return number if number is not None and 0 <= number < MAX_COST_USD else None
 
 
@@ -233,12 +233,12 @@ def text_clean(value: Any, max_chars: int = 1000) -> str | None:
     return clean_text(text)[:max_chars]
 
 
-def _time(nanos: int) -> datetime:
+def time_from_nanos(nanos: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=nanos // 1000)
 
 
 def iso_time(value: Any) -> datetime | None:
-    value = _json_loads(value)
+    value = json_loads(value)
     if not isinstance(value, str):
         return None
     try:
@@ -304,9 +304,9 @@ def observation_type(attrs: dict[str, Any]) -> str:
     operation = attrs.get("gen_ai.operation.name")
     if isinstance(operation, str) and operation.lower() in _GENAI_TYPES:
         return _GENAI_TYPES[operation.lower()]
-    if _first(attrs, "gen_ai.tool.name", "gen_ai.tool.call.id"):
+    if first_of(attrs, "gen_ai.tool.name", "gen_ai.tool.call.id"):
         return "TOOL"
-    if _first(attrs, *_MODEL_KEYS):
+    if first_of(attrs, *MODEL_KEYS):
         return "GENERATION"
     return "SPAN"
 
@@ -323,17 +323,17 @@ def _model_parameters(attrs: dict[str, Any]) -> dict[str, Any] | None:
         "llm.invocation_parameters",
         "langfuse.observation.model.parameters",
     ):
-        decoded = _json_loads(attrs.get(key))
+        decoded = json_loads(attrs.get(key))
         if isinstance(decoded, dict):
             params.update(decoded)
     params.pop("model", None)
     return params or None
 
 
-def _genai_messages(attrs: dict[str, Any], key: str, system_key: str | None = None) -> Any:
-    messages = _json_loads(attrs.get(key))
+def genai_messages(attrs: dict[str, Any], key: str, system_key: str | None = None) -> Any:
+    messages = json_loads(attrs.get(key))
     if system_key:
-        system = _json_loads(attrs.get(system_key))
+        system = json_loads(attrs.get(system_key))
         if system not in (None, "", []):
             parts = system if isinstance(system, list) else [{"type": "text", "content": system}]
             head = [{"role": "system", "parts": parts}]
@@ -347,18 +347,18 @@ def _openinference_value(attrs: dict[str, Any], key: str) -> Any:
         return None
     mime = attrs.get(f"{key}.mime_type")
     if mime == "application/json" or (mime is None and isinstance(value, str) and value[:1] in "[{"):
-        return _json_loads(value)
+        return json_loads(value)
     return value
 
 
 def _input(attrs: dict[str, Any], obs_type: str) -> Any:
     if "langfuse.observation.input" in attrs:
-        return _json_loads(attrs["langfuse.observation.input"])
-    messages = _genai_messages(attrs, "gen_ai.input.messages", "gen_ai.system_instructions")
+        return json_loads(attrs["langfuse.observation.input"])
+    messages = genai_messages(attrs, "gen_ai.input.messages", "gen_ai.system_instructions")
     if messages not in (None, "", []):
         return messages
     if "gen_ai.tool.call.arguments" in attrs:
-        return _json_loads(attrs["gen_ai.tool.call.arguments"])
+        return json_loads(attrs["gen_ai.tool.call.arguments"])
     if "gen_ai.retrieval.query.text" in attrs:
         return attrs["gen_ai.retrieval.query.text"]
     flattened = unflatten(attrs, "llm.input_messages.") or unflatten(attrs, "llm.prompts.")
@@ -374,14 +374,14 @@ def _input(attrs: dict[str, Any], obs_type: str) -> Any:
 
 def _output(attrs: dict[str, Any], obs_type: str) -> Any:
     if "langfuse.observation.output" in attrs:
-        return _json_loads(attrs["langfuse.observation.output"])
-    messages = _json_loads(attrs.get("gen_ai.output.messages"))
+        return json_loads(attrs["langfuse.observation.output"])
+    messages = json_loads(attrs.get("gen_ai.output.messages"))
     if messages not in (None, "", []):
         return messages
     if "gen_ai.tool.call.result" in attrs:
-        return _json_loads(attrs["gen_ai.tool.call.result"])
+        return json_loads(attrs["gen_ai.tool.call.result"])
     if "gen_ai.retrieval.documents" in attrs:
-        return _json_loads(attrs["gen_ai.retrieval.documents"])
+        return json_loads(attrs["gen_ai.retrieval.documents"])
     flattened = unflatten(attrs, "llm.output_messages.") or unflatten(attrs, "llm.choices.")
     if flattened:
         return flattened
@@ -389,7 +389,7 @@ def _output(attrs: dict[str, Any], obs_type: str) -> Any:
     if documents:
         for document in documents:
             if isinstance(document, dict) and "metadata" in document:
-                document["metadata"] = _json_loads(document["metadata"])
+                document["metadata"] = json_loads(document["metadata"])
         return documents
     return _openinference_value(attrs, "output")
 
@@ -425,7 +425,7 @@ def usage_details(provided: dict[str, Any]) -> dict[str, int] | None:
 def usage(attrs: dict[str, Any]) -> dict[str, int] | None:
     """{input, output, total, cache_read, cache_write, reasoning}: input excludes cached tokens and output
     excludes reasoning tokens, so no token is priced twice."""
-    provided = _json_loads(attrs.get("langfuse.observation.usage_details"))
+    provided = json_loads(attrs.get("langfuse.observation.usage_details"))
     if isinstance(provided, dict) and provided:
         return usage_details(provided)
 
@@ -484,7 +484,7 @@ def cost_details(provided: dict[str, Any]) -> dict[str, float] | None:
 
 def cost(attrs: dict[str, Any]) -> dict[str, float] | None:
     """Costs the client provided (USD); None when it sent none (computed later from prices, never invented)."""
-    provided = _json_loads(attrs.get("langfuse.observation.cost_details"))
+    provided = json_loads(attrs.get("langfuse.observation.cost_details"))
     if isinstance(provided, dict):
         details = cost_details(provided)
         if details:
@@ -509,33 +509,33 @@ def _completion_start(attrs: dict[str, Any], span: Span, start: datetime) -> dat
     langfuse = iso_time(attrs.get("langfuse.observation.completion_start_time"))
     if langfuse:
         return langfuse
-    ttfc = _float(attrs.get("gen_ai.response.time_to_first_chunk"))
+    ttfc = float_or_none(attrs.get("gen_ai.response.time_to_first_chunk"))
     if ttfc is not None and 0 <= ttfc < 86_400:
         return start + timedelta(seconds=ttfc)
     for event in span.events:
         if event.name == "First Token Stream Event" and event.time_unix_nano:
-            return _time(event.time_unix_nano)
+            return time_from_nanos(event.time_unix_nano)
     return None
 
 
 def _status_message(attrs: dict[str, Any], span: Span) -> str | None:
-    message = _first(attrs, "langfuse.observation.status_message") or span.status.message or None
+    message = first_of(attrs, "langfuse.observation.status_message") or span.status.message or None
     if not message:
         for event in span.events:
             if event.name == "exception":
                 event_attrs = attributes(event.attributes)
-                message = _first(event_attrs, "exception.message", "exception.type")
+                message = first_of(event_attrs, "exception.message", "exception.type")
                 if message:
                     break
     if not message and span.status.code == 2:
-        message = _first(attrs, "error.type")
+        message = first_of(attrs, "error.type")
     return text_clean(message, limits.MAX_ATTRIBUTE_CHARS)
 
 
 def _metadata_blob(attrs: dict[str, Any], blob_key: str) -> dict[str, Any]:
     """`<blob_key>` (JSON or value) plus `<blob_key>.<k>` keys, each JSON-decoded (Langfuse v5 encodes them)."""
     result: dict[str, Any] = {}
-    blob = _json_loads(attrs.get(blob_key))
+    blob = json_loads(attrs.get(blob_key))
     if isinstance(blob, dict):
         result.update(blob)
     elif blob not in (None, ""):
@@ -543,7 +543,7 @@ def _metadata_blob(attrs: dict[str, Any], blob_key: str) -> dict[str, Any]:
     prefix = blob_key + "."
     for key, value in attrs.items():
         if key.startswith(prefix):
-            result[key[len(prefix) :]] = _json_loads(value)
+            result[key[len(prefix) :]] = json_loads(value)
     return result
 
 
@@ -612,7 +612,7 @@ def _is_consumed(key: str) -> bool:
 
 def _observation_metadata(attrs: dict[str, Any], span: Span, scope: Any, model: str | None) -> dict[str, Any]:
     metadata = _metadata_blob(attrs, "langfuse.observation.metadata")
-    openinference = _json_loads(attrs.get("metadata"))
+    openinference = json_loads(attrs.get("metadata"))
     if isinstance(openinference, dict):
         metadata.update(openinference)
     elif openinference not in (None, ""):
@@ -621,11 +621,11 @@ def _observation_metadata(attrs: dict[str, Any], span: Span, scope: Any, model: 
     leftovers = {key: value for key, value in attrs.items() if not _is_consumed(key)}
     tools = unflatten(attrs, "llm.tools.")
     if tools:
-        leftovers["llm.tools"] = [_json_loads(t.get("json_schema")) if isinstance(t, dict) else t for t in tools]
+        leftovers["llm.tools"] = [json_loads(t.get("json_schema")) if isinstance(t, dict) else t for t in tools]
     vectors = unflatten(attrs, "embedding.embeddings.")
     if vectors:
         leftovers["embedding.count"] = len(vectors)
-    request_model = _first(attrs, "gen_ai.request.model", "llm.request.model_name")
+    request_model = first_of(attrs, "gen_ai.request.model", "llm.request.model_name")
     if request_model and request_model != model:
         leftovers["request_model"] = request_model
     if leftovers:
@@ -640,7 +640,7 @@ def _observation_metadata(attrs: dict[str, Any], span: Span, scope: Any, model: 
 
 
 def _tags(value: Any) -> list[str]:
-    value = _json_loads(value) if isinstance(value, str) and value.startswith("[") else value
+    value = json_loads(value) if isinstance(value, str) and value.startswith("[") else value
     if isinstance(value, str):
         return [t.strip() for t in value.split(",") if t.strip()]
     if isinstance(value, list):
@@ -685,6 +685,8 @@ class NormalisedBatch:
     scores: list[ScoreIn]
     rejected: int = 0
     errors: list[str] = field(default_factory=list)
+    ignored: int = 0  # accepted but not stored (log records that are not GenAI events or carry no span)
+    noun: str = "span"
 
     @property
     def error_message(self) -> str:
@@ -692,7 +694,10 @@ class NormalisedBatch:
             return ""
         shown = "; ".join(self.errors[: limits.MAX_REJECTION_MESSAGES])
         more = len(self.errors) - limits.MAX_REJECTION_MESSAGES
-        return f"{self.rejected} span(s) rejected: {shown}" + (f"; and {more} more" if more > 0 else "")
+        return f"{self.rejected} {self.noun}(s) rejected: {shown}" + (f"; and {more} more" if more > 0 else "")
+
+
+_PROMPT_TYPES = frozenset({"GENERATION", "EMBEDDING"})
 
 
 def _is_root(span: Span, attrs: dict[str, Any]) -> bool:
@@ -720,9 +725,9 @@ def spans_normalise(request: ExportTraceServiceRequest, *, now: datetime | None 
     for resource_spans in request.resource_spans:
         resource = attributes(resource_spans.resource.attributes)
         resource_environment = environment_clean(
-            _first(resource, "langfuse.environment", "deployment.environment.name", "deployment.environment")
+            first_of(resource, "langfuse.environment", "deployment.environment.name", "deployment.environment")
         )
-        resource_release = _first(resource, "langfuse.release", "service.version")
+        resource_release = first_of(resource, "langfuse.release", "service.version")
         for scope_spans in resource_spans.scope_spans:
             scope = scope_spans.scope
             for span in scope_spans.spans:
@@ -735,7 +740,7 @@ def spans_normalise(request: ExportTraceServiceRequest, *, now: datetime | None 
                 if span.parent_span_id and len(span.parent_span_id) != 8:
                     reject(f"span {span.span_id.hex()}: parent span id must be 16 hex characters")
                     continue
-                start = _time(span.start_time_unix_nano)
+                start = time_from_nanos(span.start_time_unix_nano)
                 if not limits.EARLIEST_TIMESTAMP <= start <= latest:
                     reject(f"span {span.span_id.hex()}: start time {start.isoformat()} is outside the accepted window")
                     continue
@@ -781,25 +786,29 @@ def _observation(
     start: datetime,
     accs: dict[str, _TraceAcc],
 ) -> ObservationIn:
-    marks = _Marks()
+    marks = Marks()
     attrs = {}
     for kv in span.attributes:
-        value = _any_value(kv.value)
+        value = any_value(kv.value)
         attrs[kv.key] = clean_text(value, marks, kv.key) if isinstance(value, str) else value
     trace_id = span.trace_id.hex()
     span_id = span.span_id.hex()
     obs_type = observation_type(attrs)
-    model = _first(attrs, *_MODEL_KEYS)
-    end = _time(span.end_time_unix_nano) if span.end_time_unix_nano else None
+    model = first_of(attrs, *MODEL_KEYS)
+    end = time_from_nanos(span.end_time_unix_nano) if span.end_time_unix_nano else None
     level = attrs.get("langfuse.observation.level")
     if not (isinstance(level, str) and level.upper() in ("DEBUG", "DEFAULT", "WARNING", "ERROR")):
         level = "ERROR" if span.status.code == 2 else "DEFAULT"
     environment = environment_clean(attrs.get("langfuse.environment")) or resource_environment
     name = span.name
     if obs_type == "TOOL":
-        name = _first(attrs, "gen_ai.tool.name", "tool.name") or name
+        name = first_of(attrs, "gen_ai.tool.name", "tool.name") or name
     is_root = _is_root(span, attrs)
     prompt_version = int_or_none(attrs.get("langfuse.observation.prompt.version"))
+    # v5's propagate_attributes(prompt=…) puts the prompt on every span in its context; upstream links it to
+    # generation-like observations only.
+    prompt_name = attrs.get("langfuse.observation.prompt.name") if obs_type in _PROMPT_TYPES else None
+    prompt_version = prompt_version if prompt_name else None
     metadata = _observation_metadata(attrs, span, scope, model)
     obs_input = _input(attrs, obs_type)
     obs_output = _output(attrs, obs_type)
@@ -823,7 +832,7 @@ def _observation(
         usage=usage(attrs),
         cost=obs_cost,
         cost_source="provided" if obs_cost else None,
-        prompt_name=text_clean(attrs.get("langfuse.observation.prompt.name"), 500),
+        prompt_name=text_clean(prompt_name, 500),
         prompt_version=prompt_version if prompt_version is not None and -(2**31) < prompt_version < 2**31 else None,
         environment=environment,
         version=text_clean(attrs.get("langfuse.version"), 200),
@@ -853,14 +862,14 @@ def _gather_trace_fields(
     is_root: bool,
     observation: ObservationIn,
 ) -> None:
-    trace_name = _first(attrs, "langfuse.trace.name")
+    trace_name = first_of(attrs, "langfuse.trace.name")
     if is_root:
         acc.has_root = True
         acc.timestamp = start
         acc.name = text_clean(trace_name or span.name)
-        acc.input = _json_loads(attrs["langfuse.trace.input"]) if "langfuse.trace.input" in attrs else observation.input
+        acc.input = json_loads(attrs["langfuse.trace.input"]) if "langfuse.trace.input" in attrs else observation.input
         acc.output = (
-            _json_loads(attrs["langfuse.trace.output"]) if "langfuse.trace.output" in attrs else observation.output
+            json_loads(attrs["langfuse.trace.output"]) if "langfuse.trace.output" in attrs else observation.output
         )
     else:
         if not acc.has_root:
@@ -870,14 +879,14 @@ def _gather_trace_fields(
         for key in ("langfuse.trace.input", "langfuse.trace.output"):
             if key in attrs:
                 acc.has_trace_fields = True
-                setattr(acc, key.rsplit(".", 1)[1], _json_loads(attrs[key]))
+                setattr(acc, key.rsplit(".", 1)[1], json_loads(attrs[key]))
     if trace_name:
         acc.has_trace_fields = True
-    user_id = _first(attrs, "langfuse.user.id", "user.id", "enduser.id")
+    user_id = first_of(attrs, "langfuse.user.id", "user.id", "enduser.id")
     if user_id and not acc.user_id:
         acc.user_id = text_clean(user_id)
         acc.has_trace_fields = True
-    session_id = _first(attrs, "langfuse.session.id", "session.id", "gen_ai.conversation.id")
+    session_id = first_of(attrs, "langfuse.session.id", "session.id", "gen_ai.conversation.id")
     if session_id and not acc.session_id:
         acc.session_id = text_clean(session_id)
         acc.has_trace_fields = True
@@ -887,7 +896,7 @@ def _gather_trace_fields(
             acc.tags.extend(clean_text(t)[:200] for t in tags)
             acc.has_trace_fields = True
     trace_metadata = _metadata_blob(attrs, "langfuse.trace.metadata")
-    openinference = _json_loads(attrs.get("metadata"))
+    openinference = json_loads(attrs.get("metadata"))
     if isinstance(openinference, dict):
         trace_metadata = {**openinference, **trace_metadata}
     if trace_metadata:
@@ -897,10 +906,10 @@ def _gather_trace_fields(
         acc.metadata["resource"] = resource
     if environment and not acc.environment:
         acc.environment = environment
-    release = _first(attrs, "langfuse.release") or resource_release
+    release = first_of(attrs, "langfuse.release") or resource_release
     if release and not acc.release:
         acc.release = text_clean(release, 200)
-    version = _first(attrs, "langfuse.version")
+    version = first_of(attrs, "langfuse.version")
     if version and (is_root or not acc.version):
         acc.version = text_clean(version, 200)
     public = attrs.get("langfuse.trace.public")

@@ -1,8 +1,10 @@
-"""OTLP/HTTP: read the body under the size limits, decompress it, parse it into ExportTraceServiceRequest.
+"""OTLP/HTTP: read the body under the size limits, decompress it, parse it into ExportTraceServiceRequest
+(or ExportLogsServiceRequest for `/v1/logs`).
 
 Steps (each logs one event): `body_read` (wire bytes, capped), `body_decompress` (streamed with a cap, so a
-gzip bomb is refused after at most MAX_DECOMPRESSED_BYTES of output), `request_parse` (protobuf or OTLP/JSON
-into the same message type, so normalisation has one path).
+gzip bomb is refused after at most MAX_DECOMPRESSED_BYTES of output), `request_parse` / `logs_request_parse`
+(protobuf or OTLP/JSON into the same message type, so normalisation has one path). Both signals share one
+parser, described by a `_Signal`.
 """
 
 from __future__ import annotations
@@ -11,11 +13,15 @@ import base64
 import json
 import logging
 import zlib
+from dataclasses import dataclass
 from typing import IO, Any
 
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
 from google.protobuf.message import DecodeError, Message
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -115,9 +121,46 @@ def body_decompress(body: bytes, *, encoding: str | None) -> bytes:
 # --- protobuf -------------------------------------------------------------------------------------------
 
 
-def _lenient_request_class() -> type[Message]:
-    """ExportTraceServiceRequest with every string field declared as bytes (same wire format), so a body
-    with invalid UTF-8 still parses; its strings are then decoded with replacement characters."""
+@dataclass(frozen=True)
+class _Signal:
+    """What differs between the traces and logs exports: message types, JSON item path, id keys, limit."""
+
+    request: type[Message]
+    items_path: tuple[str, str, str]  # OTLP/JSON keys: ("resourceSpans", "scopeSpans", "spans")
+    fields_path: tuple[str, str, str]  # the same as protobuf field names
+    ids_required: tuple[str, ...]  # id keys every item has (a bad or missing one is marked bad)
+    ids_optional: tuple[str, ...]  # id keys that may be absent or empty
+    max_items_limit: str  # the name in `limits`, read per request (tests may lower it)
+    noun: str
+
+    @property
+    def label(self) -> str:
+        return self.request.DESCRIPTOR.name
+
+
+TRACES = _Signal(
+    ExportTraceServiceRequest,
+    ("resourceSpans", "scopeSpans", "spans"),
+    ("resource_spans", "scope_spans", "spans"),
+    ("traceId", "spanId"),
+    ("parentSpanId",),
+    "MAX_SPANS_PER_REQUEST",
+    "spans",
+)
+LOGS = _Signal(
+    ExportLogsServiceRequest,
+    ("resourceLogs", "scopeLogs", "logRecords"),
+    ("resource_logs", "scope_logs", "log_records"),
+    (),
+    ("traceId", "spanId"),
+    "MAX_LOG_RECORDS_PER_REQUEST",
+    "log records",
+)
+
+
+def _lenient_request_class(request_class: type[Message]) -> type[Message]:
+    """`request_class` with every string field declared as bytes (same wire format), so a body with
+    invalid UTF-8 still parses; its strings are then decoded with replacement characters."""
     pool = descriptor_pool.DescriptorPool()
     seen: set[str] = set()
 
@@ -140,12 +183,12 @@ def _lenient_request_class() -> type[Message]:
         pool.Add(proto)
         seen.add(file_descriptor.name)
 
-    add(trace_service_pb2.DESCRIPTOR)
-    descriptor = pool.FindMessageTypeByName(ExportTraceServiceRequest.DESCRIPTOR.full_name)
+    add(request_class.DESCRIPTOR.file)
+    descriptor = pool.FindMessageTypeByName(request_class.DESCRIPTOR.full_name)
     return message_factory.GetMessageClass(descriptor)
 
 
-_lenient_class: type[Message] | None = None
+_lenient_classes: dict[str, type[Message]] = {}
 
 
 def _is_repeated(field: Any) -> bool:
@@ -172,24 +215,24 @@ def _copy_replacing(src: Message, dst: Message) -> None:
             setattr(dst, field.name, value.decode("utf-8", "replace") if is_string else value)
 
 
-def _parse_protobuf(body: bytes) -> ExportTraceServiceRequest:
-    global _lenient_class
-    request = ExportTraceServiceRequest()
+def _parse_protobuf(body: bytes, signal: _Signal) -> Message:
+    request = signal.request()
     try:
         request.ParseFromString(body)
         return request
     except DecodeError as exc:
         if "UTF-8" not in str(exc):
-            raise IngestError(400, f"Body is not a valid OTLP protobuf ExportTraceServiceRequest: {exc}") from exc
+            raise IngestError(400, f"Body is not a valid OTLP protobuf {signal.label}: {exc}") from exc
     # Invalid UTF-8 in a string: parse leniently and replace the bad bytes.
-    if _lenient_class is None:
-        _lenient_class = _lenient_request_class()
-    lenient = _lenient_class()
+    full_name = signal.request.DESCRIPTOR.full_name
+    if full_name not in _lenient_classes:
+        _lenient_classes[full_name] = _lenient_request_class(signal.request)
+    lenient = _lenient_classes[full_name]()
     try:
         lenient.ParseFromString(body)
     except DecodeError as exc:
-        raise IngestError(400, f"Body is not a valid OTLP protobuf ExportTraceServiceRequest: {exc}") from exc
-    request = ExportTraceServiceRequest()
+        raise IngestError(400, f"Body is not a valid OTLP protobuf {signal.label}: {exc}") from exc
+    request = signal.request()
     _copy_replacing(lenient, request)
     return request
 
@@ -202,8 +245,8 @@ _ID_LENGTHS = {"traceId": 16, "spanId": 8, "parentSpanId": 8}
 _BAD_ID = base64.b64encode(b"\xff").decode()
 
 
-def _hex_id_to_base64(value: Any, key: str) -> str:
-    if value in (None, "") and key == "parentSpanId":
+def _hex_id_to_base64(value: Any, key: str, optional: bool = False) -> str:
+    if value in (None, "") and optional:
         return ""
     if not isinstance(value, str) or len(value) != 2 * _ID_LENGTHS[key]:
         return _BAD_ID
@@ -213,23 +256,26 @@ def _hex_id_to_base64(value: Any, key: str) -> str:
         return _BAD_ID
 
 
-def _ids_hex_to_base64(payload: Any) -> None:
+def _ids_hex_to_base64(payload: Any, signal: _Signal = TRACES) -> None:
     """OTLP/JSON spells trace and span ids in hex; protobuf's JSON mapping wants base64 for bytes."""
+    resources_key, scopes_key, items_key = signal.items_path
     if not isinstance(payload, dict):
-        raise IngestError(400, "OTLP/JSON body must be an object with resourceSpans.")
-    for resource_spans in payload.get("resourceSpans") or []:
-        if not isinstance(resource_spans, dict):
+        raise IngestError(400, f"OTLP/JSON body must be an object with {resources_key}.")
+    for resource in payload.get(resources_key) or []:
+        if not isinstance(resource, dict):
             continue
-        for scope_spans in resource_spans.get("scopeSpans") or []:
-            if not isinstance(scope_spans, dict):
+        for scope in resource.get(scopes_key) or []:
+            if not isinstance(scope, dict):
                 continue
-            for span in scope_spans.get("spans") or []:
-                if not isinstance(span, dict):
+            for item in scope.get(items_key) or []:
+                if not isinstance(item, dict):
                     continue
-                for key in ("traceId", "spanId", "parentSpanId"):
-                    if key in span or key != "parentSpanId":
-                        span[key] = _hex_id_to_base64(span.get(key), key)
-                for link in span.get("links") or []:
+                for key in signal.ids_required:
+                    item[key] = _hex_id_to_base64(item.get(key), key)
+                for key in signal.ids_optional:
+                    if key in item:
+                        item[key] = _hex_id_to_base64(item[key], key, optional=True)
+                for link in item.get("links") or []:
                     if isinstance(link, dict):
                         link.pop("traceId", None)
                         link.pop("spanId", None)
@@ -245,23 +291,23 @@ def _clean_surrogates(value: Any) -> Any:
     return value
 
 
-def _parse_json(body: bytes) -> ExportTraceServiceRequest:
+def _parse_json(body: bytes, signal: _Signal) -> Message:
     try:
         payload = json.loads(body.decode("utf-8", "replace"))
     except RecursionError as exc:
         raise IngestError(400, "OTLP/JSON body is nested too deeply.") from exc
     except ValueError as exc:
         raise IngestError(400, f"Body is not valid JSON: {exc}") from exc
-    _ids_hex_to_base64(payload)
-    request = ExportTraceServiceRequest()
+    _ids_hex_to_base64(payload, signal)
+    request = signal.request()
     try:
         json_format.ParseDict(
             payload, request, ignore_unknown_fields=True, max_recursion_depth=limits.MAX_BODY_JSON_DEPTH
         )
     except json_format.ParseError as exc:
         if "surrogate" not in str(exc):
-            raise IngestError(400, f"Body is not a valid OTLP/JSON ExportTraceServiceRequest: {exc}") from exc
-        request = ExportTraceServiceRequest()
+            raise IngestError(400, f"Body is not a valid OTLP/JSON {signal.label}: {exc}") from exc
+        request = signal.request()
         try:
             json_format.ParseDict(
                 _clean_surrogates(payload),
@@ -270,20 +316,44 @@ def _parse_json(body: bytes) -> ExportTraceServiceRequest:
                 max_recursion_depth=limits.MAX_BODY_JSON_DEPTH,
             )
         except json_format.ParseError as exc2:
-            raise IngestError(400, f"Body is not a valid OTLP/JSON ExportTraceServiceRequest: {exc2}") from exc2
+            raise IngestError(400, f"Body is not a valid OTLP/JSON {signal.label}: {exc2}") from exc2
     except RecursionError as exc:
         raise IngestError(400, "OTLP/JSON body is nested too deeply.") from exc
     return request
 
 
+def _request_parse(body: bytes, content_type: str, signal: _Signal) -> tuple[Message, int]:
+    """Body bytes → the signal's export request and its item count; 400 malformed, 413 too many items."""
+    request = _parse_protobuf(body, signal) if content_type == PROTOBUF else _parse_json(body, signal)
+    resources_field, scopes_field, items_field = signal.fields_path
+    count = sum(
+        len(getattr(scope, items_field))
+        for resource in getattr(request, resources_field)
+        for scope in getattr(resource, scopes_field)
+    )
+    max_items = getattr(limits, signal.max_items_limit)
+    if count > max_items:
+        raise IngestError(413, f"{count} {signal.noun} in one request; the limit is {max_items}.")
+    log.info("otlp.request_parse content_type=%s bytes=%d %s=%d", content_type, len(body), signal.noun, count)
+    return request, count
+
+
 def request_parse(body: bytes, *, content_type: str) -> ExportTraceServiceRequest:
     """Body bytes → ExportTraceServiceRequest, whichever encoding was sent; 400 for a malformed body."""
-    request = _parse_protobuf(body) if content_type == PROTOBUF else _parse_json(body)
-    spans = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
-    if spans > limits.MAX_SPANS_PER_REQUEST:
-        raise IngestError(413, f"{spans} spans in one request; the limit is {limits.MAX_SPANS_PER_REQUEST}.")
-    log.info("otlp.request_parse content_type=%s bytes=%d spans=%d", content_type, len(body), spans)
-    return request
+    request, _ = _request_parse(body, content_type, TRACES)
+    return request  # type: ignore[return-value]
+
+
+def logs_request_parse(body: bytes, *, content_type: str) -> ExportLogsServiceRequest:
+    """Body bytes → ExportLogsServiceRequest, whichever encoding was sent; 400 for a malformed body."""
+    request, _ = _request_parse(body, content_type, LOGS)
+    return request  # type: ignore[return-value]
+
+
+def _response_encode(response: Message, content_type: str) -> bytes:
+    if content_type == PROTOBUF:
+        return response.SerializeToString()
+    return json_format.MessageToJson(response, indent=None).encode()
 
 
 def response_encode(*, content_type: str, rejected_spans: int, error_message: str) -> bytes:
@@ -292,6 +362,13 @@ def response_encode(*, content_type: str, rejected_spans: int, error_message: st
     if rejected_spans or error_message:
         response.partial_success.rejected_spans = rejected_spans
         response.partial_success.error_message = error_message
-    if content_type == PROTOBUF:
-        return response.SerializeToString()
-    return json_format.MessageToJson(response, indent=None).encode()
+    return _response_encode(response, content_type)
+
+
+def logs_response_encode(*, content_type: str, rejected_records: int, error_message: str) -> bytes:
+    """An ExportLogsServiceResponse in the request's encoding; partial_success only when something was cut."""
+    response = ExportLogsServiceResponse()
+    if rejected_records or error_message:
+        response.partial_success.rejected_log_records = rejected_records
+        response.partial_success.error_message = error_message
+    return _response_encode(response, content_type)

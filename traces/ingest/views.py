@@ -1,4 +1,4 @@
-"""The OTLP/HTTP traces endpoint: read body under limits → parse → normalise → trace_batch_write → reply.
+"""The OTLP/HTTP traces and logs endpoints: read body under limits → parse → normalise → trace_batch_write → reply.
 
 A plain Django view (no DRF parsers: the body is read from the stream with our own caps, never through
 `request.body` and its DATA_UPLOAD_MAX_MEMORY_SIZE). CSRF-exempt and independent of sessions. A 2xx is
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +22,9 @@ from rest_framework import exceptions
 from projects.api_errors import error_body
 from projects.auth import ApiKeyAuthentication
 from traces.ingest import langfuse, otlp
-from traces.ingest.normalise import spans_normalise
+from traces.ingest.logs import logs_normalise
+from traces.ingest.normalise import NormalisedBatch, spans_normalise
+from traces.pricing import costs_compute
 from traces.services import ObservationIn, ScoreIn, TraceIn, WriteResult, trace_batch_write
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,7 @@ def _write(
 ) -> WriteResult | HttpResponse:
     """trace_batch_write (committed on return), or the error answer: 400 for refused values, 503 for storage."""
     try:
+        costs_compute(project_id=project_id, observations=observations)  # prices what came without a cost
         return trace_batch_write(project_id=project_id, traces=traces, observations=observations, scores=scores)
     except DataError as exc:
         # Values the normaliser should have bounded: refuse the batch rather than fail with a 500.
@@ -75,9 +79,14 @@ def _write(
         return _error(503, f"The batch could not be stored ({type(exc).__name__}); retry later.")
 
 
-@csrf_exempt
-@require_POST
-def otlp_traces(request: HttpRequest) -> HttpResponse:
+def _otlp_export(
+    request: HttpRequest,
+    channel: str,
+    parse: Callable[..., Any],
+    normalise: Callable[[Any], NormalisedBatch],
+    encode: Callable[[str, NormalisedBatch], bytes],
+) -> HttpResponse:
+    """One OTLP/HTTP export (traces or logs): auth, content type, capped read, decompress, parse, write, reply."""
     try:
         principal = _authenticate(request)
     except (exceptions.AuthenticationFailed, exceptions.NotAuthenticated) as exc:
@@ -88,28 +97,57 @@ def otlp_traces(request: HttpRequest) -> HttpResponse:
         raw = otlp.body_read(request, content_length=_content_length(request))
         body = otlp.body_decompress(raw, encoding=request.META.get("HTTP_CONTENT_ENCODING"))
         del raw
-        export = otlp.request_parse(body, content_type=content_type)
+        export = parse(body, content_type=content_type)
         del body
     except otlp.IngestError as exc:
-        log.info("otlp.rejected project=%s status=%d message=%s", project_id, exc.status, exc.message)
+        log.info("%s.rejected project=%s status=%d message=%s", channel, project_id, exc.status, exc.message)
         return _error(exc.status, exc.message, exc.field)
 
-    batch = spans_normalise(export)
+    batch = normalise(export)
     del export
-    result = _write("otlp", project_id, traces=batch.traces, observations=batch.observations, scores=batch.scores)
+    result = _write(channel, project_id, traces=batch.traces, observations=batch.observations, scores=batch.scores)
     if isinstance(result, HttpResponse):
         return result
     log.info(
-        "otlp.write project=%s traces=%d observations=%d rejected=%d",
+        "%s.write project=%s traces=%d observations=%d scores=%d rejected=%d ignored=%d",
+        channel,
         project_id,
         result.traces,
         result.observations,
+        result.scores,
         batch.rejected,
+        batch.ignored,
     )
-    payload = otlp.response_encode(
-        content_type=content_type, rejected_spans=batch.rejected, error_message=batch.error_message
+    return HttpResponse(encode(content_type, batch), status=200, content_type=content_type)
+
+
+@csrf_exempt
+@require_POST
+def otlp_traces(request: HttpRequest) -> HttpResponse:
+    return _otlp_export(
+        request,
+        "otlp",
+        otlp.request_parse,
+        spans_normalise,
+        lambda content_type, batch: otlp.response_encode(
+            content_type=content_type, rejected_spans=batch.rejected, error_message=batch.error_message
+        ),
     )
-    return HttpResponse(payload, status=200, content_type=content_type)
+
+
+@csrf_exempt
+@require_POST
+def otlp_logs(request: HttpRequest) -> HttpResponse:
+    """`POST /v1/logs`: GenAI event records attach their content to their span; evaluations become scores."""
+    return _otlp_export(
+        request,
+        "otlp_logs",
+        otlp.logs_request_parse,
+        logs_normalise,
+        lambda content_type, batch: otlp.logs_response_encode(
+            content_type=content_type, rejected_records=batch.rejected, error_message=batch.error_message
+        ),
+    )
 
 
 # --- Langfuse REST ingestion (reference/langfuse-api.md §2.1, §1.4) -----------------------------------------
@@ -228,5 +266,9 @@ def langfuse_scores(request: HttpRequest) -> HttpResponse:
     result = _write("scores", project_id, traces=[], observations=[], scores=scores)
     if isinstance(result, HttpResponse):
         return result
+    if not errors:
+        # Upstream's reply (capture 017). The v5 SDK parses any body with accepted/rejected/errors as a partial
+        # failure and logs an error, so those keys are sent only when something was rejected.
+        return _json({"message": "Accepted", "successes": successes}, 202)
     # `accepted`/`rejected` are what the v5 SDK's 207 model reads; successes/errors match /ingestion.
     return _json({"successes": successes, "errors": errors, "accepted": len(successes), "rejected": len(errors)}, 207)
