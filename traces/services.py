@@ -16,6 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import psycopg
 from django.db import connection, transaction
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
@@ -212,7 +213,12 @@ def _typed(name: str, sql_type: str) -> str:
 
 
 def _json_text(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"), default=str)
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except TypeError:  # integers beyond 64 bits and other rarities orjson refuses
+        return json.dumps(value, separators=(",", ":"), default=str)
 
 
 def _upsert(

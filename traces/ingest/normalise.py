@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
@@ -106,10 +107,11 @@ def clean_text(value: str, marks: Marks | None = None, key: str = "") -> str:
     """NUL escaped, unencodable code points replaced, cut at MAX_ATTRIBUTE_CHARS with a marker."""
     if "\x00" in value:
         value = value.replace("\x00", NUL_ESCAPE)
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        value = value.encode("utf-8", "replace").decode("utf-8")
+    if not value.isascii():  # only non-ASCII text can hold lone surrogates that UTF-8 cannot encode
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "replace").decode("utf-8")
     if len(value) > limits.MAX_ATTRIBUTE_CHARS:
         # Marker included, the result is exactly MAX_ATTRIBUTE_CHARS long (so a second pass leaves it alone).
         keep = limits.MAX_ATTRIBUTE_CHARS - len(limits.truncation_marker(len(value)))
@@ -164,8 +166,27 @@ def any_value(value: AnyValue, depth: int = 0) -> Any:
     return None
 
 
-def attributes(items: Iterable[KeyValue]) -> dict[str, Any]:
-    return {kv.key: any_value(kv.value) for kv in items}
+class Attributes(dict[str, Any]):
+    """A span's or record's attributes. Groups the keys of OpenInference's flattened lists by prefix on
+    first use, so the several `unflatten` calls per span read their keys instead of scanning them all."""
+
+    _groups: dict[str, list[tuple[str, Any]]] | None = None
+
+    def with_prefix(self, prefix: str) -> list[tuple[str, Any]]:
+        if self._groups is None:
+            groups: dict[str, list[tuple[str, Any]]] = {}
+            for key, value in self.items():
+                if key.startswith(_FLATTENED_PREFIXES):
+                    for known in _FLATTENED_PREFIXES:
+                        if key.startswith(known):
+                            groups.setdefault(known, []).append((key, value))
+                            break
+            self._groups = groups
+        return self._groups.get(prefix, [])
+
+
+def attributes(items: Iterable[KeyValue]) -> Attributes:
+    return Attributes((kv.key, any_value(kv.value)) for kv in items)
 
 
 def json_loads(text: Any) -> Any:
@@ -178,8 +199,8 @@ def json_loads(text: Any) -> Any:
     ):
         return text
     try:
-        return json.loads(stripped)
-    except (ValueError, RecursionError):
+        return orjson.loads(stripped)
+    except orjson.JSONDecodeError:  # also for nesting deeper than orjson's limit
         return text
 
 
@@ -201,7 +222,7 @@ def first_of(attrs: dict[str, Any], *keys: str) -> Any:
 
 def int_or_none(value: Any) -> int | None:
     """An integer that fits a bigint column, else None."""
-    if isinstance(value, bool):
+    if value is None or isinstance(value, bool):  # None first: most probed keys are absent
         return None
     try:
         number = value if isinstance(value, int) else int(float(value))
@@ -211,7 +232,7 @@ def int_or_none(value: Any) -> int | None:
 
 
 def float_or_none(value: Any) -> float | None:
-    if isinstance(value, bool):
+    if value is None or isinstance(value, bool):
         return None
     try:
         number = float(value)
@@ -254,11 +275,13 @@ def iso_time(value: Any) -> datetime | None:
 def unflatten(attrs: dict[str, Any], prefix: str) -> list[Any] | None:
     """`prefix.N.wrapper.a.b` keys → [{a: {b: …}}, …]; lists nest (tool_calls.K.tool_call.…)."""
     root: dict[str, Any] = {}
-    found = False
-    for key, value in attrs.items():
-        if not key.startswith(prefix):
-            continue
-        found = True
+    if isinstance(attrs, Attributes) and prefix in _FLATTENED_PREFIXES:
+        items = attrs.with_prefix(prefix)
+    else:
+        items = [(key, value) for key, value in attrs.items() if key.startswith(prefix)]
+    if not items:
+        return None
+    for key, value in items:
         parts = key[len(prefix) :].split(".")
         node = root
         previous_numeric = True  # the prefix ends in a list
@@ -277,8 +300,6 @@ def unflatten(attrs: dict[str, Any], prefix: str) -> list[Any] | None:
             node = child
         if path:
             node[path[-1]] = value
-    if not found:
-        return None
     result = _listify(root)
     return result if isinstance(result, list) else [result]
 
@@ -787,7 +808,7 @@ def _observation(
     accs: dict[str, _TraceAcc],
 ) -> ObservationIn:
     marks = Marks()
-    attrs = {}
+    attrs = Attributes()
     for kv in span.attributes:
         value = any_value(kv.value)
         attrs[kv.key] = clean_text(value, marks, kv.key) if isinstance(value, str) else value
