@@ -187,6 +187,7 @@ _DEFAULTS = {
     "public": "false",
     "data_type": "'NUMERIC'",
     "source": "'API'",
+    "tags": "'{}'",
 }
 
 
@@ -226,9 +227,7 @@ def _upsert(
 ) -> None:
     """Upserts `rows` in one statement: rows as parallel arrays, expanded with `unnest`.
 
-    Stored rows are updated from the values as sent (NULL = not sent), so a partial update never
-    resets a column to its default; new rows are inserted with the defaults filled in. ON CONFLICT
-    only catches a row another transaction inserted in the meantime.
+    A column a row leaves out (NULL) never overwrites a stored value nor resets it to its default.
     """
     if not rows:
         return
@@ -246,20 +245,30 @@ def _upsert(
         f"COALESCE(u.{name}, {_DEFAULTS[name]})" if name in _DEFAULTS else f"u.{name}" for name in names
     )
     merged = [(name, rule) for name, _, rule in columns if rule != "key"]
-    from_batch = ", ".join(f"{name} = {_merge_rule(f't.{name}', f'u.{name}', rule)}" for name, rule in merged)
-    on_race = ", ".join(f"{name} = {_merge_rule(f'{table}.{name}', f'EXCLUDED.{name}', rule)}" for name, rule in merged)
+    on_conflict = ", ".join(
+        f"{name} = {_merge_rule(f'{table}.{name}', f'EXCLUDED.{name}', rule)}" for name, rule in merged
+    )
     # Only constant table and column names are interpolated; every value is a bound parameter.
     batch = f"u AS (SELECT {typed} FROM unnest({unnest_args}) AS r({', '.join(names)}))"  # noqa: S608
     insert = f"INSERT INTO {table} (project_id, {', '.join(names)}) SELECT %(project)s, {with_defaults} FROM u "  # noqa: S608
-    if update:
+    defaulted = [name for name in names if name in _DEFAULTS]
+    if not update:
+        sql = f"WITH {batch} {insert} ON CONFLICT (project_id, id) DO NOTHING"
+    elif all(getattr(row, name) is not None for row in rows for name in defaulted):
+        # Whole rows (every defaulted column sent, as OTLP spans are): EXCLUDED holds what was sent, so one
+        # INSERT … ON CONFLICT merges correctly with a single index probe per row.
+        sql = f"WITH {batch} {insert} ON CONFLICT (project_id, id) DO UPDATE SET {on_conflict}, updated_at = now()"
+    else:
+        # Partial rows: update stored rows from the values as sent (NULL = not sent), so a column left out is
+        # never reset to its default; insert the new ones with defaults. ON CONFLICT only catches a row another
+        # transaction inserted meanwhile.
+        from_batch = ", ".join(f"{name} = {_merge_rule(f't.{name}', f'u.{name}', rule)}" for name, rule in merged)
         sql = (
             f"WITH {batch}, updated AS (UPDATE {table} t SET {from_batch}, updated_at = now() FROM u "  # noqa: S608
             f"WHERE t.project_id = %(project)s AND t.id = u.id RETURNING t.id) "
             f"{insert} WHERE u.id NOT IN (SELECT id FROM updated) "
-            f"ON CONFLICT (project_id, id) DO UPDATE SET {on_race}, updated_at = now()"
+            f"ON CONFLICT (project_id, id) DO UPDATE SET {on_conflict}, updated_at = now()"
         )
-    else:
-        sql = f"WITH {batch} {insert} ON CONFLICT (project_id, id) DO NOTHING"
     params = {"project": project_id, **{f"a{i}": values for i, values in enumerate(arrays)}}
     with _bound_cursor() as cursor:
         cursor.execute(sql, params)

@@ -820,7 +820,9 @@ def _observation(
     level = attrs.get("langfuse.observation.level")
     if not (isinstance(level, str) and level.upper() in ("DEBUG", "DEFAULT", "WARNING", "ERROR")):
         level = "ERROR" if span.status.code == 2 else "DEFAULT"
-    environment = environment_clean(attrs.get("langfuse.environment")) or resource_environment
+    # A span arrives whole, so "no environment" means the default one (and the write step can take its
+    # one-probe path for whole rows).
+    environment = environment_clean(attrs.get("langfuse.environment")) or resource_environment or "default"
     name = span.name
     if obs_type == "TOOL":
         name = first_of(attrs, "gen_ai.tool.name", "tool.name") or name
