@@ -34,10 +34,6 @@ def _secret_key_file(data_dir: Path) -> Path:
     return path
 
 
-def _manage(*args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, check=True)
-
-
 def _spawn(name: str, argv: list[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, cwd=ROOT, start_new_session=True)
 
@@ -94,9 +90,7 @@ def main() -> int:
             return 1
         for outcome in started:
             _say(f"{outcome.name} {'started' if outcome.started else 'already running'}: {outcome.url}")
-        _manage("migrate", "--noinput", "-v", "0")
-        _manage("bootstrap")
-        _manage("demo_data")
+        subprocess.run([sys.executable, "-m", "config.prepare"], cwd=ROOT, check=True)
         bin_dir = Path(sys.executable).parent
         children["web"] = _spawn(
             "web",
