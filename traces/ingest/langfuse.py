@@ -16,6 +16,7 @@ from typing import Any
 
 from traces.ingest import limits
 from traces.ingest.normalise import (
+    LANGFUSE_TYPES,
     bound,
     clean_text,
     cost_details,
@@ -30,21 +31,9 @@ from traces.services import ObservationIn, ScoreIn, TraceIn
 
 MAX_INGESTION_VERSION = 4
 _LEVELS = ("DEBUG", "DEFAULT", "WARNING", "ERROR")
-_OBSERVATION_TYPES = {
-    "span": "SPAN",
-    "generation": "GENERATION",
-    "event": "EVENT",
-    "agent": "AGENT",
-    "tool": "TOOL",
-    "chain": "CHAIN",
-    "retriever": "RETRIEVER",
-    "evaluator": "EVALUATOR",
-    "embedding": "EMBEDDING",
-    "guardrail": "GUARDRAIL",
-}
 # Event type → (observation type or None = from body.type, is an update).
 _OBSERVATION_EVENTS: dict[str, tuple[str | None, bool]] = {
-    **{f"{name}-create": (kind, False) for name, kind in _OBSERVATION_TYPES.items()},
+    **{f"{name}-create": (kind, False) for name, kind in LANGFUSE_TYPES.items()},
     "span-update": ("SPAN", True),
     "generation-update": ("GENERATION", True),
     "observation-create": (None, False),
@@ -203,9 +192,9 @@ def observation_from(
     """`start_time`, `trace_id` and `type` may be None here (an update): filled in by `observations_complete`."""
     if obs_type is None and body.get("type") is not None:
         raw_type = body.get("type")
-        if not isinstance(raw_type, str) or raw_type.lower() not in _OBSERVATION_TYPES:
-            raise EventError(f"{prefix}type", f"{prefix}type must be one of {', '.join(_OBSERVATION_TYPES.values())}.")
-        obs_type = _OBSERVATION_TYPES[raw_type.lower()]
+        if not isinstance(raw_type, str) or raw_type.lower() not in LANGFUSE_TYPES:
+            raise EventError(f"{prefix}type", f"{prefix}type must be one of {', '.join(LANGFUSE_TYPES.values())}.")
+        obs_type = LANGFUSE_TYPES[raw_type.lower()]
     start = time_from_nanos(body, "startTime", prefix, now)
     end = time_from_nanos(body, "endTime", prefix, now)
     if start is not None and end is not None and end < start:

@@ -24,6 +24,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from traces.ingest import limits
+from traces.models import ObservationType
 from traces.services import ObservationIn, ScoreIn, TraceIn
 
 log = logging.getLogger(__name__)
@@ -31,18 +32,8 @@ log = logging.getLogger(__name__)
 NUL_ESCAPE = "\\u0000"
 MAX_COST_USD = 1e7  # below the cost columns' numeric(20, 12) range
 
-_LANGFUSE_TYPES = {
-    "span": "SPAN",
-    "generation": "GENERATION",
-    "event": "EVENT",
-    "agent": "AGENT",
-    "tool": "TOOL",
-    "chain": "CHAIN",
-    "retriever": "RETRIEVER",
-    "evaluator": "EVALUATOR",
-    "guardrail": "GUARDRAIL",
-    "embedding": "EMBEDDING",
-}
+# Langfuse's observation type names ("generation", "tool", …) → our types.
+LANGFUSE_TYPES = {value.lower(): value for value in ObservationType.values}
 _OPENINFERENCE_TYPES = {
     "LLM": "GENERATION",
     "CHAIN": "CHAIN",
@@ -317,8 +308,8 @@ def _listify(node: Any) -> Any:
 
 def observation_type(attrs: dict[str, Any]) -> str:
     langfuse = attrs.get("langfuse.observation.type")
-    if isinstance(langfuse, str) and langfuse.lower() in _LANGFUSE_TYPES:
-        return _LANGFUSE_TYPES[langfuse.lower()]
+    if isinstance(langfuse, str) and langfuse.lower() in LANGFUSE_TYPES:
+        return LANGFUSE_TYPES[langfuse.lower()]
     kind = attrs.get("openinference.span.kind")
     if isinstance(kind, str) and kind.upper() in _OPENINFERENCE_TYPES:
         return _OPENINFERENCE_TYPES[kind.upper()]
