@@ -129,3 +129,31 @@ def test_partial_update_never_resets_columns_to_defaults(acme: Tenant) -> None:
     assert (trace.environment, trace.public, trace.output) == ("production", True, "done")
     assert (obs.type, obs.level, obs.environment, obs.output) == ("GENERATION", "ERROR", "production", "x")
     assert obs.start_time == T0  # the earliest report wins
+
+
+def test_traces_delete_removes_trace_observations_scores_and_is_scoped(
+    acme: Tenant, globex: Tenant, alice: object
+) -> None:
+    from projects.models import AuditEvent
+    from traces.services import traces_delete
+
+    for tenant in (acme, globex):
+        trace_batch_write(
+            project_id=tenant.project.id,
+            traces=[TraceIn(id="t1", timestamp=T0, name="chat"), TraceIn(id="t2", timestamp=T0)],
+            observations=[_obs(0), _obs(1)],
+            scores=[ScoreIn(id="s1", name="q", value=1.0, trace_id="t1", timestamp=T0)],
+        )
+
+    assert traces_delete(project=acme.project, trace_ids=["t1", "t1"], actor=alice) == 1
+    assert traces_delete(project=acme.project, trace_ids=["missing"], actor=alice) == 0
+
+    assert list(Trace.objects.filter(project=acme.project).values_list("id", flat=True)) == ["t2"]
+    assert not Observation.objects.filter(project=acme.project, trace_id="t1").exists()
+    assert not Score.objects.filter(project=acme.project).exists()
+    # The other tenant's rows with the same ids are untouched.
+    assert Trace.objects.filter(project=globex.project).count() == 2
+    assert Observation.objects.filter(project=globex.project).count() == 2
+    assert Score.objects.filter(project=globex.project).count() == 1
+    event = AuditEvent.objects.filter(action="traces.delete").earliest("id")
+    assert (event.project, event.actor, event.target) == (acme.project, alice, "t1")

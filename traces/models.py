@@ -225,3 +225,26 @@ class ModelPrice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_name} from {self.effective_from:%Y-%m-%d}"
+
+
+class ScoreConfig(models.Model):
+    """What an annotator may enter for a score name: a numeric range, a boolean, or a fixed set of
+    categories (Langfuse's score configs). Archived configs stay readable for old scores."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=500)
+    data_type = models.CharField(max_length=12, choices=ScoreDataType.choices)
+    min_value = models.FloatField(null=True, blank=True)
+    max_value = models.FloatField(null=True, blank=True)
+    # For CATEGORICAL: [{"label": "correct", "value": 1}, …]; BOOLEAN implies True=1 / False=0.
+    categories = models.JSONField(default=list, blank=True)
+    description = models.TextField(blank=True)
+    is_archived = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="score_config_name_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.data_type})"

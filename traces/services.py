@@ -21,6 +21,10 @@ import psycopg
 from django.db import connection, transaction
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
+from projects.models import ApiKey, Project, User
+from projects.services import audit_record
+from traces.models import Observation, Score, Trace
+
 
 @dataclass
 class TraceIn:
@@ -376,3 +380,29 @@ def trace_batch_write(
             )
     trace_rollups_refresh(project_id=project_id, trace_ids=sorted({o.trace_id for o in observation_rows} | known))
     return WriteResult(traces=len(trace_rows), observations=len(observation_rows), scores=len(score_rows))
+
+
+def traces_delete(
+    *, project: Project, trace_ids: Sequence[str], actor: User | None = None, actor_api_key: ApiKey | None = None
+) -> int:
+    """Delete traces with their observations and scores, in one transaction, and audit it.
+
+    Returns how many traces existed. A read after this returns nothing for these ids; sessions stay
+    (other traces may name them)."""
+    ids = list(dict.fromkeys(trace_ids))
+    if not ids:
+        return 0
+    with transaction.atomic():
+        Observation.objects.filter(project=project, trace_id__in=ids).delete()
+        Score.objects.filter(project=project, trace_id__in=ids).delete()
+        deleted, _ = Trace.objects.filter(project=project, id__in=ids).delete()
+        audit_record(
+            organization=project.organization,
+            project=project,
+            action="traces.delete",
+            actor=actor,
+            actor_api_key=actor_api_key,
+            target=ids[0] if len(ids) == 1 else f"{len(ids)} traces",
+            before={"trace_ids": ids[:1000], "found": deleted},
+        )
+    return deleted
