@@ -218,7 +218,7 @@ def test_langfuse_generation_gets_computed_cost(acme: Tenant, client: Client) ->
     assert row.total_cost == Decimal("0.001550")  # 1000 x $1 + 100 x $5 + 500 x $0.10 per 1M
 
 
-def test_pricing_costs_one_query_whatever_the_batch_size(acme: Tenant, client: Client) -> None:
+def test_pricing_reads_prices_once_per_change_not_per_batch(acme: Tenant, client: Client) -> None:
     def batch(n: int, base: int) -> bytes:
         spans = [
             _gen_span(
@@ -228,14 +228,22 @@ def test_pricing_costs_one_query_whatever_the_batch_size(acme: Tenant, client: C
         ]
         return to_protobuf(request_of(*spans))
 
-    assert otlp_post(client, acme, batch(1, 10_000)).status_code == 200  # warm-up: key lookup cache
-    counts = []
-    for n, base in ((10, 100), (300, 1000)):
+    def price_queries(n: int, base: int) -> int:
         with CaptureQueriesContext(connection) as queries:
             assert otlp_post(client, acme, batch(n, base)).status_code == 200
-        counts.append(sum("traces_modelprice" in q["sql"] for q in queries.captured_queries))
-    assert counts == [1, 1]
+        return sum("traces_modelprice" in q["sql"] for q in queries.captured_queries)
+
+    assert otlp_post(client, acme, batch(1, 10_000)).status_code == 200  # warm-up: key lookup, price book
+    assert [price_queries(10, 100), price_queries(300, 1000)] == [0, 0]
     assert Observation.objects.filter(project_id=acme.project.pk, cost_source="computed").count() == 311
+
+    # A price edit is seen by the very next batch: one query reloads the book.
+    house = model_price_create(
+        project=acme.project, model_name="house", match_pattern=r"^gpt-4o-mini$", prices={"input": 1.0, "output": 1.0}
+    )
+    assert price_queries(1, 20_000) == 1
+    assert Observation.objects.get(project_id=acme.project.pk, price_id=house.pk).total_cost == Decimal(6)
+    assert price_queries(1, 30_000) == 0
 
 
 # --- recost ---------------------------------------------------------------------------------------------

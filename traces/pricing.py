@@ -7,8 +7,9 @@ type is priced on its own — `input` (not cached), `cache_read`, `cache_write`,
 `reasoning` — so no token is priced twice; a type without a price falls back to the input (cache) or
 output (reasoning) price. Usage that is missing stays missing: nothing is estimated.
 
-Candidate rows are read in one query per request (the table is small and the query indexed); compiled
-regexes are cached per process by pattern, so a price edit is seen by the next request.
+Each process keeps a price book per project (the rows plus the model → candidates matches), checked
+against a generation token in Redis on every batch: a price edit writes a new token, so the next batch
+everywhere reloads. Without Redis, or after `BOOK_MAX_AGE`, the rows are read again (one indexed query).
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ import functools
 import logging
 import math
 import re
+import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
@@ -89,6 +93,8 @@ def prices_load(*, project_ids: Iterable[int]) -> list[Price]:
 class PriceBook:
     """Chooses the price row for (project, model, time) from rows loaded once."""
 
+    MAX_MODELS = 10_000  # model names are client input: bound the memo of matches
+
     def __init__(self, prices: Sequence[Price]) -> None:
         self._prices = prices
         self._by_model: dict[tuple[int, str], list[Price]] = {}
@@ -106,6 +112,8 @@ class PriceBook:
                     found.append(price)
             # Project rows first, then the newest start, then the newest row.
             found.sort(key=lambda p: (p.project_id is not None, p.effective_from, p.id), reverse=True)
+            if len(self._by_model) >= self.MAX_MODELS:
+                self._by_model.clear()
             self._by_model[key] = found
         return found
 
@@ -118,9 +126,57 @@ class PriceBook:
         return None
 
 
+_GENERATION_KEY = "prices:generation"
+BOOK_MAX_AGE = 60.0  # seconds: bounds staleness if a change was made while Redis was unreachable
+_books: dict[int, tuple[str, float, PriceBook]] = {}
+
+
+def _generation() -> str | None:
+    """The current price generation token, or None when Redis is unavailable (then nothing is cached)."""
+    try:
+        token = cache.get(_GENERATION_KEY)
+        if token is None:
+            token = uuid.uuid4().hex
+            if not cache.add(_GENERATION_KEY, token, timeout=None):
+                token = cache.get(_GENERATION_KEY)
+        return token
+    except Exception:  # the cache is an accelerator: without it, read the rows every time
+        log.warning("pricing.generation_unavailable", exc_info=True)
+        _books.clear()
+        return None
+
+
+def prices_changed() -> None:
+    """Price rows changed: every process reloads its books on its next batch. Bumped now (so this
+    transaction's own later reads see it) and again after commit (so a reload that raced the commit
+    and read the old rows does not stick)."""
+
+    def bump() -> None:
+        try:
+            cache.set(_GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+        except Exception:
+            log.warning("pricing.generation_unavailable; books expire after %ss", BOOK_MAX_AGE, exc_info=True)
+
+    bump()
+    transaction.on_commit(bump)
+
+
+def price_book(*, project_id: int) -> PriceBook:
+    """The project's price book: this process's copy while the generation holds, else freshly loaded."""
+    token = _generation()
+    held = _books.get(project_id)
+    now = time.monotonic()
+    if token is not None and held is not None and held[0] == token and now - held[1] < BOOK_MAX_AGE:
+        return held[2]
+    book = PriceBook(prices_load(project_ids=[project_id]))
+    if token is not None:
+        _books[project_id] = (token, now, book)
+    return book
+
+
 def price_find(*, project_id: int, model: str, at: datetime) -> Price | None:
     """The price row that applies to `model` at `at` in the project, or None."""
-    return PriceBook(prices_load(project_ids=[project_id])).find(project_id=project_id, model=model, at=at)
+    return price_book(project_id=project_id).find(project_id=project_id, model=model, at=at)
 
 
 # --- computation ----------------------------------------------------------------------------------------
@@ -159,7 +215,8 @@ def cost_from(usage: dict[str, int], prices: dict[str, Any]) -> dict[str, float]
 
 def costs_compute(*, project_id: int, observations: Sequence[ObservationIn]) -> int:
     """Fills `cost`, `cost_source="computed"` and `price_id` of observations that have a model and usage
-    but no provided cost; returns how many were priced. At most one query, none when nothing needs a price.
+    but no provided cost; returns how many were priced. At most one query: none when nothing needs a
+    price or the book is warm.
 
     Repeated ids in one batch (a create and its updates) are priced on their merged model/usage, as the
     write step will merge them; the cost goes on the last row for the id, so it wins the merge.
@@ -180,7 +237,7 @@ def costs_compute(*, project_id: int, observations: Sequence[ObservationIn]) -> 
     wanted = {oid: v for oid, v in merged.items() if v["model"] and v["usage"] and not v["cost"] and v["start_time"]}
     if not wanted:
         return 0
-    book = PriceBook(prices_load(project_ids=[project_id]))
+    book = price_book(project_id=project_id)
     priced = 0
     for oid, view in wanted.items():
         price = book.find(project_id=project_id, model=view["model"], at=view["start_time"])
@@ -407,6 +464,7 @@ def model_price_create(
         raise PriceError(
             "startDate", f"This project already has a {model_name} price starting at that date; delete it first."
         ) from exc
+    prices_changed()
     audit_record(
         organization=project.organization,
         project=project,
@@ -428,6 +486,7 @@ def model_price_delete(*, price: ModelPrice, actor: User | None = None, actor_ap
     before = _snapshot(price)
     target = f"{price.model_name} #{price.pk}"
     price.delete()
+    prices_changed()
     audit_record(
         organization=project.organization,
         project=project,
