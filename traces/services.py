@@ -9,21 +9,26 @@ batches lock rows in the same order and cannot deadlock.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import psycopg
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
+from django.utils import timezone
 
 from projects.models import ApiKey, Project, User
-from projects.services import audit_record
-from traces.models import Observation, Score, Trace
+from projects.services import Conflict, audit_record
+from traces.models import Observation, Score, ScoreConfig, ScoreSource, Trace
+
+if TYPE_CHECKING:  # selectors may import from services; only the type is needed here
+    from traces.selectors import ScoreTarget
 
 
 @dataclass
@@ -41,6 +46,15 @@ class TraceIn:
     release: str | None = None
     version: str | None = None
     public: bool | None = None
+    # Rollups: set by the write step from the trace's stored observations, never by callers.
+    end_time: datetime | None = None
+    latency_ms: int | None = None
+    total_cost: Decimal | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    observation_count: int = 0
+    error_count: int = 0
 
 
 @dataclass
@@ -118,7 +132,8 @@ class WriteResult:
 
 
 # How each column merges on conflict: "keep" = later non-null wins, "earliest" = the smaller time,
-# "merge" = JSON objects merge, "tags" = union.
+# "merge" = JSON objects merge, "tags" = union, "rollup" = the batch's value (computed from all stored
+# observations, so it replaces the stored one).
 _JSON = "jsonb"
 _TRACE_COLUMNS: list[tuple[str, str, str]] = [
     # (column, SQL type of the array, merge rule)
@@ -135,6 +150,14 @@ _TRACE_COLUMNS: list[tuple[str, str, str]] = [
     ("release", "text", "keep"),
     ("version", "text", "keep"),
     ("public", "boolean", "keep"),
+    ("end_time", "timestamptz", "rollup"),
+    ("latency_ms", "bigint", "rollup"),
+    ("total_cost", "numeric", "rollup"),
+    ("input_tokens", "bigint", "rollup"),
+    ("output_tokens", "bigint", "rollup"),
+    ("total_tokens", "bigint", "rollup"),
+    ("observation_count", "integer", "rollup"),
+    ("error_count", "integer", "rollup"),
 ]
 _OBSERVATION_COLUMNS: list[tuple[str, str, str]] = [
     ("id", "text", "key"),
@@ -207,6 +230,8 @@ def _merge_rule(old: str, new: str, rule: str) -> str:
         return f"LEAST({old}, {new})"
     if rule == "tags":
         return f"ARRAY(SELECT DISTINCT unnest({old} || {new}) ORDER BY 1)"
+    if rule == "rollup":
+        return new
     return f"COALESCE({new}, {old})"
 
 
@@ -227,11 +252,19 @@ def _json_text(value: Any) -> str | None:
 
 
 def _upsert(
-    table: str, columns: list[tuple[str, str, str]], project_id: int, rows: Sequence[Any], *, update: bool = True
+    table: str,
+    columns: list[tuple[str, str, str]],
+    project_id: int,
+    rows: Sequence[Any],
+    *,
+    update: bool = True,
+    rollups_only: bool = False,
 ) -> None:
     """Upserts `rows` in one statement: rows as parallel arrays, expanded with `unnest`.
 
     A column a row leaves out (NULL) never overwrites a stored value nor resets it to its default.
+    `rollups_only`: a stored row takes only the "rollup" columns (placeholder traces never move a stored
+    trace's fields).
     """
     if not rows:
         return
@@ -258,6 +291,9 @@ def _upsert(
     defaulted = [name for name in names if name in _DEFAULTS]
     if not update:
         sql = f"WITH {batch} {insert} ON CONFLICT (project_id, id) DO NOTHING"
+    elif rollups_only:
+        rollups = ", ".join(f"{name} = EXCLUDED.{name}" for name, rule in merged if rule == "rollup")
+        sql = f"WITH {batch} {insert} ON CONFLICT (project_id, id) DO UPDATE SET {rollups}, updated_at = now()"
     elif all(getattr(row, name) is not None for row in rows for name in defaulted):
         # Whole rows (every defaulted column sent, as OTLP spans are): EXCLUDED holds what was sent, so one
         # INSERT … ON CONFLICT merges correctly with a single index probe per row.
@@ -306,15 +342,32 @@ def _merge_by_id[T](rows: Iterable[T]) -> list[T]:
     return [merged[key] for key in sorted(merged)]
 
 
+# A trace's rollups from all its stored observations (this transaction's included).
+_ROLLUP_AGGREGATE = """
+    SELECT trace_id,
+           MAX(COALESCE(end_time, start_time)) AS end_time,
+           SUM(total_cost) AS total_cost,
+           COALESCE(SUM(input_tokens), 0)::bigint AS input_tokens,
+           COALESCE(SUM(output_tokens), 0)::bigint AS output_tokens,
+           COALESCE(SUM(total_tokens), 0)::bigint AS total_tokens,
+           COUNT(*) AS observation_count,
+           COUNT(*) FILTER (WHERE level = 'ERROR') AS error_count
+    FROM traces_observation
+    WHERE project_id = %(project)s AND trace_id = ANY(%(ids)s)
+    GROUP BY trace_id
+"""
+
+
 def trace_rollups_refresh(*, project_id: int, trace_ids: list[str]) -> None:
     """Recomputes end time, latency, cost, tokens and counts from all of each trace's observations.
 
     A full recompute per touched trace (not an increment) keeps the rollups right when spans trickle
-    in across requests, arrive twice, or are updated.
+    in across requests, arrive twice, or are updated. Ingestion folds the same values into its trace
+    upsert instead (`_rollups_attach`); this is for changes made after the fact (recost).
     """
     if not trace_ids:
         return
-    sql = """
+    sql = f"""
         UPDATE traces_trace t SET
             end_time = GREATEST(agg.end_time, t.timestamp),
             latency_ms = (EXTRACT(EPOCH FROM (GREATEST(agg.end_time, t.timestamp) - t.timestamp)) * 1000)::bigint,
@@ -325,23 +378,39 @@ def trace_rollups_refresh(*, project_id: int, trace_ids: list[str]) -> None:
             observation_count = agg.observation_count,
             error_count = agg.error_count,
             updated_at = now()
-        FROM (
-            SELECT trace_id,
-                   MAX(COALESCE(end_time, start_time)) AS end_time,
-                   SUM(total_cost) AS total_cost,
-                   COALESCE(SUM(input_tokens), 0) AS input_tokens,
-                   COALESCE(SUM(output_tokens), 0) AS output_tokens,
-                   COALESCE(SUM(total_tokens), 0) AS total_tokens,
-                   COUNT(*) AS observation_count,
-                   COUNT(*) FILTER (WHERE level = 'ERROR') AS error_count
-            FROM traces_observation
-            WHERE project_id = %s AND trace_id = ANY(%s)
-            GROUP BY trace_id
-        ) agg
-        WHERE t.project_id = %s AND t.id = agg.trace_id
-    """
+        FROM ({_ROLLUP_AGGREGATE}) agg
+        WHERE t.project_id = %(project)s AND t.id = agg.trace_id
+    """  # noqa: S608 - constant SQL
     with connection.cursor() as cursor:
-        cursor.execute(sql, [project_id, trace_ids, project_id])
+        cursor.execute(sql, {"project": project_id, "ids": trace_ids})
+
+
+def _rollups_attach(project_id: int, rows: Sequence[TraceIn]) -> None:
+    """Sets each trace row's rollups from its stored observations, so that the trace upsert writes every
+    trace once per batch: a separate UPDATE would add a row version, and with it an entry in every index
+    of the table (the search trigrams included). One query for the aggregates and the stored timestamps:
+    the latency counts from the earliest timestamp, as the upsert's merge will keep it."""
+    if not rows:
+        return
+    sql = f"""
+        SELECT agg.*, t.timestamp AS stored
+        FROM ({_ROLLUP_AGGREGATE}) agg
+        LEFT JOIN traces_trace t ON t.project_id = %(project)s AND t.id = agg.trace_id
+    """  # noqa: S608 - constant SQL
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"project": project_id, "ids": [row.id for row in rows]})
+        found = {record[0]: record[1:] for record in cursor.fetchall()}
+    for row in rows:
+        if row.id not in found:
+            continue  # no observations: the rollups stay empty
+        end, row.total_cost, row.input_tokens, row.output_tokens, row.total_tokens, count, errors, stored = found[
+            row.id
+        ]
+        row.observation_count, row.error_count = count, errors
+        start = row.timestamp if stored is None else min(stored, row.timestamp)
+        row.end_time = max(end, start)
+        # Whole milliseconds, halves rounded up, as the numeric → bigint cast rounds.
+        row.latency_ms = ((row.end_time - start) // timedelta(microseconds=1) + 500) // 1000
 
 
 @transaction.atomic
@@ -357,8 +426,11 @@ def trace_batch_write(
     observation_rows = _merge_by_id(observations)
     score_rows = _merge_by_id(scores)
 
-    _upsert("traces_trace", _TRACE_COLUMNS, project_id, trace_rows)
-    # Observations may arrive before their trace: make a placeholder the real trace later fills in.
+    # Observations first: the traces' rollups are computed from them and written with the traces.
+    _upsert("traces_observation", _OBSERVATION_COLUMNS, project_id, observation_rows)
+    _upsert("traces_score", _SCORE_COLUMNS, project_id, score_rows)
+    # Observations may arrive before their trace: a placeholder the real trace fills in later. For a stored
+    # trace, a placeholder carries only the new rollups.
     known = {t.id for t in trace_rows}
     placeholders: dict[str, TraceIn] = {}
     for obs in observation_rows:
@@ -366,9 +438,10 @@ def trace_batch_write(
             current = placeholders.get(obs.trace_id)
             if current is None or obs.start_time < current.timestamp:
                 placeholders[obs.trace_id] = TraceIn(id=obs.trace_id, timestamp=obs.start_time)
-    _upsert("traces_trace", _TRACE_COLUMNS, project_id, sorted(placeholders.values(), key=lambda t: t.id), update=False)
-    _upsert("traces_observation", _OBSERVATION_COLUMNS, project_id, observation_rows)
-    _upsert("traces_score", _SCORE_COLUMNS, project_id, score_rows)
+    placeholder_rows = sorted(placeholders.values(), key=lambda t: t.id)
+    _rollups_attach(project_id, [*trace_rows, *placeholder_rows])
+    _upsert("traces_trace", _TRACE_COLUMNS, project_id, trace_rows)
+    _upsert("traces_trace", _TRACE_COLUMNS, project_id, placeholder_rows, rollups_only=True)
 
     session_ids = sorted({t.session_id for t in trace_rows if t.session_id})
     if session_ids:
@@ -378,7 +451,6 @@ def trace_batch_write(
                 "ON CONFLICT (project_id, id) DO NOTHING",
                 [project_id, session_ids],
             )
-    trace_rollups_refresh(project_id=project_id, trace_ids=sorted({o.trace_id for o in observation_rows} | known))
     return WriteResult(traces=len(trace_rows), observations=len(observation_rows), scores=len(score_rows))
 
 
@@ -406,3 +478,209 @@ def traces_delete(
             before={"trace_ids": ids[:1000], "found": deleted},
         )
     return deleted
+
+
+def trace_bookmark_set(*, project: Project, trace_id: str, bookmarked: bool) -> bool:
+    """Stars or unstars one trace of `project`; False when the project has no such trace."""
+    return Trace.objects.filter(project=project, id=trace_id).update(bookmarked=bookmarked) > 0
+
+
+# --- Annotation and score configs ------------------------------------------------------------------
+
+
+def annotation_id(*, author_id: int, name: str, target: ScoreTarget) -> str:
+    """The one id an author's annotation `name` on `target` can have: a second save (or a double click)
+    updates that row instead of adding another."""
+    key = "\x1f".join((target.trace_id or "", target.observation_id or "", target.session_id or "", name))
+    return f"annotation-{author_id}-{hashlib.sha256(key.encode()).hexdigest()[:32]}"
+
+
+def score_annotate(
+    *,
+    project: Project,
+    target: ScoreTarget,
+    name: str,
+    data_type: str,
+    value: float | None,
+    string_value: str | None,
+    comment: str | None,
+    author: User,
+    config: ScoreConfig | None = None,
+) -> Score:
+    """Adds or replaces `author`'s annotation `name` on `target` (source ANNOTATION) in one upsert.
+
+    Trace rollups are untouched: scores are not part of them."""
+    now = timezone.now()
+    score = Score(
+        project=project,
+        id=annotation_id(author_id=author.pk, name=name, target=target),
+        name=name,
+        value=value,
+        string_value=string_value,
+        data_type=data_type,
+        source=ScoreSource.ANNOTATION,
+        trace_id=target.trace_id,
+        observation_id=target.observation_id,
+        session_id=target.session_id,
+        comment=comment,
+        author_user_id=author.pk,
+        config_id=str(config.pk) if config else None,
+        environment=target.environment,
+        timestamp=now,
+        created_at=now,
+        updated_at=now,
+    )
+    # INSERT … ON CONFLICT DO UPDATE: two concurrent saves (a double click) both succeed and leave one row.
+    Score.objects.bulk_create(
+        [score],
+        update_conflicts=True,
+        unique_fields=["project", "id"],
+        update_fields=["name", "value", "string_value", "data_type", "comment", "config_id", "timestamp", "updated_at"],
+    )
+    return score
+
+
+def score_annotation_delete(*, project: Project, target: ScoreTarget, score_id: str, author: User) -> bool:
+    """Deletes one of `author`'s own annotations on `target`; others' scores and API scores are never touched."""
+    deleted, _ = Score.objects.filter(
+        project=project,
+        id=score_id,
+        source=ScoreSource.ANNOTATION,
+        author_user_id=author.pk,
+        trace_id=target.trace_id,
+        observation_id=target.observation_id,
+        session_id=target.session_id,
+    ).delete()
+    return deleted > 0
+
+
+def score_config_create(
+    *,
+    project: Project,
+    name: str,
+    data_type: str,
+    min_value: float | None = None,
+    max_value: float | None = None,
+    categories: list[dict[str, Any]] | None = None,
+    description: str = "",
+    actor: User | None = None,
+    actor_api_key: ApiKey | None = None,
+) -> ScoreConfig:
+    try:
+        with transaction.atomic():
+            config = ScoreConfig.objects.create(
+                project=project,
+                name=name,
+                data_type=data_type,
+                min_value=min_value,
+                max_value=max_value,
+                categories=categories or [],
+                description=description,
+            )
+    except IntegrityError:  # the (project, name) constraint: someone created it meanwhile
+        raise Conflict(f"A score config named “{name}” already exists in this project.") from None
+    audit_record(
+        organization=project.organization,
+        project=project,
+        actor=actor,
+        actor_api_key=actor_api_key,
+        action="score_config.create",
+        target=name,
+        after={"data_type": data_type, "min": min_value, "max": max_value, "categories": categories or []},
+    )
+    return config
+
+
+# --- Public API: score configs, score deletion, browser feedback -----------------------------------
+
+SCORE_CONFIG_FIELDS = ("name", "min_value", "max_value", "categories", "description", "is_archived")
+
+
+def score_config_update(
+    *, config: ScoreConfig, changes: dict[str, Any], actor: User | None = None, actor_api_key: ApiKey | None = None
+) -> ScoreConfig:
+    """Applies validated `changes` (keys from SCORE_CONFIG_FIELDS) and audits before/after."""
+    before = {name: getattr(config, name) for name in changes}
+    for name, value in changes.items():
+        if name not in SCORE_CONFIG_FIELDS:
+            raise ValueError(f"{name} cannot be changed")
+        setattr(config, name, value)
+    try:
+        with transaction.atomic():
+            config.save(update_fields=[*changes, "updated_at"])
+    except IntegrityError:
+        raise Conflict(f"A score config named “{config.name}” already exists in this project.") from None
+    audit_record(
+        organization=config.project.organization,
+        project=config.project,
+        actor=actor,
+        actor_api_key=actor_api_key,
+        action="score_config.update",
+        target=config.name,
+        before=before,
+        after=changes,
+    )
+    return config
+
+
+def score_delete(
+    *, project: Project, score_id: str, actor: User | None = None, actor_api_key: ApiKey | None = None
+) -> bool:
+    """Deletes one score of `project`; a read right after finds nothing. Audited."""
+    with transaction.atomic():
+        deleted, _ = Score.objects.filter(project=project, id=score_id).delete()
+        if deleted:
+            audit_record(
+                organization=project.organization,
+                project=project,
+                actor=actor,
+                actor_api_key=actor_api_key,
+                action="scores.delete",
+                target=score_id,
+            )
+    return deleted > 0
+
+
+FEEDBACK_SCORE_NAME = "user-feedback"
+
+
+def feedback_score_id(*, project_id: int, client_id: str) -> str:
+    """The score id for a client's feedback id: the same click sent twice lands on the same row."""
+    digest = hashlib.sha256(f"{project_id}\x1f{client_id}".encode()).hexdigest()[:32]
+    return f"feedback-{digest}"
+
+
+def feedback_record(
+    *,
+    project_id: int,
+    score_id: str,
+    trace_id: str,
+    observation_id: str | None,
+    value: float,
+    comment: str | None,
+) -> Score:
+    """Stores a thumbs up (1) / down (0) as a BOOLEAN score with source FEEDBACK, in one upsert: a repeat of
+    the same feedback id updates that row (a changed mind wins) instead of counting twice."""
+    now = timezone.now()
+    score = Score(
+        project_id=project_id,
+        id=score_id,
+        name=FEEDBACK_SCORE_NAME,
+        value=value,
+        string_value="True" if value else "False",
+        data_type="BOOLEAN",
+        source=ScoreSource.FEEDBACK,
+        trace_id=trace_id,
+        observation_id=observation_id,
+        comment=comment,
+        timestamp=now,
+        created_at=now,
+        updated_at=now,
+    )
+    Score.objects.bulk_create(
+        [score],
+        update_conflicts=True,
+        unique_fields=["project", "id"],
+        update_fields=["value", "string_value", "comment", "timestamp", "updated_at"],
+    )
+    return score
