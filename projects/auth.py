@@ -91,7 +91,8 @@ def project_view(min_role: str = Role.VIEWER) -> Callable[[ViewFunc], ViewFunc]:
                 raise PermissionDenied(f"This needs the {min_role} role; you are {role}.")
             request.project = project  # type: ignore[attr-defined]
             request.role = role  # type: ignore[attr-defined]
-            request.session["project_id"] = project.pk
+            if request.session.get("project_id") != project.pk:  # a same-value write would still save the row
+                request.session["project_id"] = project.pk
             return view(request, *args, **kwargs)
 
         return wrapper
