@@ -161,3 +161,39 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.target}"
+
+
+class LLMProvider(models.TextChoices):
+    OPENAI = "openai", "OpenAI"
+    AZURE = "azure", "Azure OpenAI"
+    OPENAI_COMPATIBLE = "openai-compatible", "OpenAI-compatible (vLLM, Ollama, LiteLLM…)"
+
+
+class LLMConnection(models.Model):
+    """A project's credentials for an OpenAI-compatible API, used by the playground and evaluations.
+
+    The API key (and extra headers, which often carry credentials too) are stored Fernet-encrypted
+    (`projects.crypto`); only the key's last characters are kept in clear, to tell connections apart.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="llm_connections")
+    name = models.CharField(max_length=100)
+    provider = models.CharField(max_length=20, choices=LLMProvider.choices, default=LLMProvider.OPENAI)
+    base_url = models.URLField(max_length=500, blank=True, help_text="Empty means the provider's default.")
+    api_version = models.CharField(max_length=40, blank=True, help_text="Azure OpenAI only, e.g. 2024-10-21.")
+    api_key_encrypted = models.TextField()
+    api_key_hint = models.CharField(max_length=8, blank=True)
+    extra_headers_encrypted = models.TextField(blank=True)
+    extra_header_names = models.JSONField(default=list, blank=True)
+    model_names = models.JSONField(default=list, blank=True, help_text="Model (Azure: deployment) names offered first.")
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("name"), "project", name="llm_connection_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.db.models import F, QuerySet
 from django.http import Http404
 
-from projects.models import ApiKey, Invitation, Membership, Project, User
+from projects.models import ApiKey, Invitation, LLMConnection, Membership, Project, User
 
 log = logging.getLogger(__name__)
 
@@ -132,3 +132,7 @@ def invitation_for_token(*, token: str) -> Invitation | None:
 
 def user_email_exists(*, email: str) -> bool:
     return User.objects.filter(email__iexact=email.strip()).exists()
+
+
+def project_llm_connections(*, project_id: int) -> QuerySet[LLMConnection]:
+    return LLMConnection.objects.filter(project_id=project_id).select_related("created_by").order_by("name")

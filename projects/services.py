@@ -6,13 +6,25 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+import orjson
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from projects.models import ApiKey, AuditEvent, Invitation, Membership, Organization, Project, Role, User
+from projects import crypto
+from projects.models import (
+    ApiKey,
+    AuditEvent,
+    Invitation,
+    LLMConnection,
+    Membership,
+    Organization,
+    Project,
+    Role,
+    User,
+)
 from projects.selectors import api_key_cache_forget
 
 INVITATION_DAYS = 7
@@ -256,3 +268,126 @@ def invitation_sign_up(*, invitation: Invitation, name: str, password: str) -> M
         raise Conflict(f"An account for {invitation.email} already exists. Sign in to accept the invitation.")
     user = user_create(email=invitation.email, password=password, name=name.strip())
     return invitation_accept(invitation=invitation, user=user)
+
+
+# --- LLM connections: provider credentials for the playground and evaluations (projects/llm.py uses them). ---
+
+
+def _llm_connection_summary(connection: LLMConnection) -> dict[str, object]:
+    """What the audit log records: never the key or header values."""
+    return {
+        "name": connection.name,
+        "provider": connection.provider,
+        "base_url": connection.base_url,
+        "api_version": connection.api_version,
+        "api_key_hint": connection.api_key_hint,
+        "models": connection.model_names,
+        "extra_headers": connection.extra_header_names,
+    }
+
+
+def _llm_connection_name_free(*, project: Project, name: str, exclude_id: int | None = None) -> None:
+    others = LLMConnection.objects.filter(project=project, name__iexact=name).exclude(pk=exclude_id)
+    if others.exists():
+        raise Conflict(f"This project already has an LLM connection named “{name}”.")
+
+
+def _llm_connection_set_secrets(
+    connection: LLMConnection, *, api_key: str | None, extra_headers: dict[str, str] | None
+) -> None:
+    if api_key is not None:
+        connection.api_key_encrypted = crypto.encrypt(api_key)
+        connection.api_key_hint = api_key[-4:] if len(api_key) >= 12 else ""  # a short key's tail would give it away
+    if extra_headers is not None:
+        encoded = orjson.dumps(extra_headers).decode()
+        connection.extra_headers_encrypted = crypto.encrypt(encoded) if extra_headers else ""
+        connection.extra_header_names = sorted(extra_headers)
+
+
+@transaction.atomic
+def llm_connection_create(
+    *,
+    project: Project,
+    name: str,
+    provider: str,
+    api_key: str,
+    base_url: str = "",
+    api_version: str = "",
+    model_names: list[str] | None = None,
+    extra_headers: dict[str, str] | None = None,
+    actor: User | None,
+) -> LLMConnection:
+    name = name.strip()
+    _llm_connection_name_free(project=project, name=name)
+    connection = LLMConnection(
+        project=project,
+        name=name,
+        provider=provider,
+        base_url=base_url.strip(),
+        api_version=api_version.strip(),
+        model_names=model_names or [],
+        created_by=actor,
+    )
+    _llm_connection_set_secrets(connection, api_key=api_key.strip(), extra_headers=extra_headers or {})
+    connection.save()
+    audit_record(
+        organization=project.organization,
+        project=project,
+        actor=actor,
+        action="llm_connection.create",
+        target=name,
+        after=_llm_connection_summary(connection),
+    )
+    return connection
+
+
+@transaction.atomic
+def llm_connection_update(
+    *,
+    connection: LLMConnection,
+    name: str,
+    provider: str,
+    base_url: str,
+    api_version: str,
+    model_names: list[str],
+    api_key: str | None = None,
+    extra_headers: dict[str, str] | None = None,
+    actor: User,
+) -> LLMConnection:
+    """`api_key=None` and `extra_headers=None` keep the stored ones (they are never shown, so never re-sent)."""
+    name = name.strip()
+    _llm_connection_name_free(project=connection.project, name=name, exclude_id=connection.pk)
+    before = _llm_connection_summary(connection)
+    connection.name = name
+    connection.provider = provider
+    connection.base_url = base_url.strip()
+    connection.api_version = api_version.strip()
+    connection.model_names = model_names
+    _llm_connection_set_secrets(connection, api_key=api_key.strip() if api_key else None, extra_headers=extra_headers)
+    connection.save()
+    after = _llm_connection_summary(connection)
+    if api_key:
+        after["api_key_replaced"] = True
+    audit_record(
+        organization=connection.project.organization,
+        project=connection.project,
+        actor=actor,
+        action="llm_connection.update",
+        target=name,
+        before=before,
+        after=after,
+    )
+    return connection
+
+
+@transaction.atomic
+def llm_connection_delete(*, connection: LLMConnection, actor: User) -> None:
+    audit_record(
+        organization=connection.project.organization,
+        project=connection.project,
+        actor=actor,
+        action="llm_connection.delete",
+        target=connection.name,
+        before=_llm_connection_summary(connection),
+    )
+    connection.delete()

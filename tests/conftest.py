@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -20,6 +21,7 @@ from django.test import Client
 
 from config import embedded
 from config.celery import app as celery_app
+from tests.llm_server import LLMServer
 
 _started: list[embedded.Outcome] = []
 TEST_BROKER_URL = urlunsplit(urlsplit(settings.REDIS_URL)._replace(path="/15"))
@@ -129,3 +131,10 @@ def bob_client(bob: object) -> Client:
 @pytest.fixture
 def charlie_client(charlie: object) -> Client:
     return _client_for(charlie)
+
+
+@pytest.fixture
+def llm_server() -> Iterator[LLMServer]:
+    """A local OpenAI-compatible server (tests/llm_server.py), the suite's stand-in for paid LLM APIs."""
+    with LLMServer() as server:
+        yield server
