@@ -1,0 +1,221 @@
+"""The playground in a real browser against a real local OpenAI-compatible server (tests/llm_server.py):
+tokens stream into the page as the server sends them, and "Open in playground" on a trace's generation
+brings back its messages and parameters so the call can be replayed.
+
+Screenshots: /tmp/e2e-playground.png, /tmp/e2e-playground-replay.png.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from django.test import Client
+
+from projects.services import llm_connection_create
+from prompts.models import PromptVersion
+from tests.conftest import Tenant
+from tests.e2e.conftest import assert_only_local_requests, sign_in_as
+from tests.llm_server import DEFAULT_API_KEY, LLMServer
+
+pytestmark = pytest.mark.e2e
+
+SCREENSHOTS = Path(tempfile.gettempdir())
+
+
+@pytest.fixture
+def slow_llm_server() -> Any:
+    """Slow enough between tokens that the page can be seen half-way through an answer."""
+    with LLMServer(chunk_delay=0.15) as server:
+        yield server
+
+
+def _connect(tenant: Tenant, server: LLMServer) -> None:
+    llm_connection_create(
+        project=tenant.project,
+        name="Local test server",
+        provider="openai-compatible",
+        base_url=server.url,
+        api_key=DEFAULT_API_KEY,
+        model_names=["local-echo", "local-small"],
+        actor=None,
+    )
+
+
+def _wait_for_run(page: Any) -> None:
+    page.wait_for_function(
+        "['done', 'error'].includes(document.getElementById('playground').dataset.runState)", timeout=15_000
+    )
+
+
+def test_playground_streams_a_completion_and_saves_a_version(
+    e2e_page: Any, live_server: Any, acme: Tenant, alice: Any, slow_llm_server: LLMServer
+) -> None:
+    page = e2e_page
+    _connect(acme, slow_llm_server)
+    sign_in_as(page, alice, live_server.url)
+    page.goto(f"/p/{acme.project.pk}/prompts/playground/")
+
+    page.locator("[data-pg-message] textarea").first.fill("You are a helpful assistant.")
+    page.get_by_role("button", name="Add message").click()
+    messages = page.locator("[data-pg-message]")
+    assert messages.count() == 2
+    assert messages.nth(1).locator("select").input_value() == "user"  # alternates after the system message
+    messages.nth(1).locator("textarea").fill("Tell me about {{topic}} in a few short words please")
+    variable = page.locator('[data-pg-variable="topic"] textarea')
+    variable.wait_for()  # detected while typing
+    variable.fill("streamed tokens")
+    page.fill("#pg-model", "local-echo")
+    page.fill("#pg-temperature", "0.2")
+
+    page.get_by_role("button", name="Run", exact=True).click()
+    # Half-way: some words are on the page while the run is still going.
+    page.wait_for_function(
+        "document.getElementById('playground').dataset.runState === 'running'"
+        " && document.getElementById('pg-output').textContent.startsWith('Echo: Tell')"
+    )
+    partial = page.inner_text("#pg-output")
+    _wait_for_run(page)
+    final = page.inner_text("#pg-output")
+    assert final == "Echo: Tell me about streamed tokens in a few short words please"
+    assert len(partial) < len(final)
+    assert page.get_attribute("#playground", "data-run-state") == "done"
+    assert page.inner_text('[data-stat="input"]') == "16"  # the local server counts words
+    assert page.inner_text('[data-stat="output"]') == "12"
+    assert page.inner_text('[data-stat="latency"]').endswith(" ms")
+    assert page.inner_text('[data-stat="ttft"]').endswith(" ms")
+    sent = slow_llm_server.requests[-1]["body"]
+    assert sent["messages"][1]["content"] == "Tell me about streamed tokens in a few short words please"
+    assert sent["temperature"] == 0.2
+    page.screenshot(path=SCREENSHOTS / "e2e-playground.png", full_page=True)
+
+    # A bad model is reported in the page, not as a broken stream.
+    page.fill("#pg-model", "no-such-model")
+    page.keyboard.press("Control+Enter")
+    _wait_for_run(page)
+    assert "no-such-model" in page.inner_text("#pg-run-error")
+
+    # Save what works as the first version of a new prompt.
+    page.fill("#pg-model", "local-echo")
+    page.fill("#pg-prompt-name", "e2e/helper")
+    page.fill("#pg-commit", "Tried in the playground")
+    page.get_by_role("button", name="Save version").click()
+    page.wait_for_url("**/prompt/e2e/helper?version=1")
+    version = PromptVersion.objects.get(prompt__project=acme.project, prompt__name="e2e/helper")
+    assert version.content[1] == {"role": "user", "content": "Tell me about {{topic}} in a few short words please"}
+    assert version.config == {"temperature": 0.2, "model": "local-echo"}
+    assert "Tried in the playground" in page.inner_text("[data-testid=selected-version]")
+    assert_only_local_requests(page)
+
+
+def test_open_in_playground_from_a_generation_replays_its_messages(
+    e2e_page: Any, live_server: Any, acme: Tenant, alice: Any, llm_server: LLMServer
+) -> None:
+    page = e2e_page
+    _connect(acme, llm_server)
+    original = [
+        {"role": "system", "content": "You answer in one word."},
+        {"role": "user", "content": "What is the capital of France?"},
+        {"role": "assistant", "content": "Paris."},
+        {"role": "user", "content": "And of <Italy>?"},
+    ]
+    events = [
+        {"id": "e1", "type": "trace-create", "timestamp": "2026-11-23T10:00:00Z", "body": {"id": "replay-trace"}},
+        {
+            "id": "e2",
+            "type": "generation-create",
+            "timestamp": "2026-11-23T10:00:00Z",
+            "body": {
+                "id": "replay-gen",
+                "traceId": "replay-trace",
+                "name": "llm-call",
+                "startTime": "2026-11-23T10:00:00Z",
+                "endTime": "2026-11-23T10:00:01Z",
+                "model": "local-small",
+                "modelParameters": {"temperature": "0.4", "max_tokens": 40},
+                "input": original,
+                "output": {"role": "assistant", "content": "Rome."},
+            },
+        },
+    ]
+    response = Client().post(
+        "/api/public/ingestion",
+        data=orjson.dumps({"batch": events}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=acme.basic_auth,
+    )
+    assert response.status_code == 207 and not response.json()["errors"]
+
+    sign_in_as(page, alice, live_server.url)
+    page.goto(f"/p/{acme.project.pk}/trace/replay-trace?observation=replay-gen")
+    page.get_by_role("button", name="Open in playground").click()
+    page.wait_for_url(f"**/p/{acme.project.pk}/prompts/playground/")
+
+    rows = page.locator("[data-pg-message]")
+    assert rows.count() == len(original)
+    for index, message in enumerate(original):
+        assert rows.nth(index).locator("select").input_value() == message["role"]
+        assert rows.nth(index).locator("textarea").input_value() == message["content"]
+    assert page.input_value("#pg-model") == "local-small"
+    assert page.input_value("#pg-temperature") == "0.4"
+    assert page.input_value("#pg-max-tokens") == "40"
+
+    # Replay it, edited: the last question changes, the rest is the original conversation.
+    rows.nth(3).locator("textarea").fill("And of Spain?")
+    page.get_by_role("button", name="Run", exact=True).click()
+    _wait_for_run(page)
+    assert page.inner_text("#pg-output") == "Echo: And of Spain?"
+    sent = llm_server.requests[-1]["body"]
+    assert sent["messages"][:3] == original[:3]
+    assert sent["temperature"] == 0.4 and sent["max_tokens"] == 40 and sent["model"] == "local-small"
+    page.screenshot(path=SCREENSHOTS / "e2e-playground-replay.png", full_page=True)
+    assert_only_local_requests(page)
+
+
+def test_editor_lists_variables_checks_config_and_the_split_editor_sums(
+    e2e_page: Any, live_server: Any, acme: Tenant, alice: Any
+) -> None:
+    page = e2e_page
+    sign_in_as(page, alice, live_server.url)
+    page.goto(f"/p/{acme.project.pk}/prompts/")
+    page.get_by_role("link", name="New prompt").first.click()
+    page.wait_for_url("**/prompts/editor/")  # loaded, scripts included, before typing
+    page.fill("#editor-name", "e2e/greeting")
+    page.select_option("#editor-type", "text")
+    assert page.locator('[data-type-panel="chat"]').is_hidden()
+    page.fill("#editor-text", "Hello {{name}}, welcome to {{ place }}.")
+    page.locator('[data-pg-variable="place"]').wait_for()
+    assert page.locator("#pg-variables .var-chip").all_inner_texts() == ["name", "place"]
+    page.fill("#editor-config", '{"model": ')
+    assert "Not valid JSON" in page.inner_text("[data-json-status]")
+    page.fill("#editor-config", '{"model": "gpt-4o-mini"}')
+    assert "Not valid JSON" not in page.inner_text("[data-json-status]")
+    page.check("input[name=labels][value=production]")
+    page.get_by_role("button", name="Save version").click()
+    page.wait_for_url("**/prompt/e2e/greeting?version=1")
+    assert "Hello {{name}}, welcome to {{ place }}." in page.inner_text("[data-testid=selected-version]")
+
+    # A second version, then split production 70/30 from the prompt page.
+    page.get_by_role("link", name="New version").click()
+    page.wait_for_url(re.compile(r"/prompts/editor/\?name=e2e/greeting"))
+    page.fill("#editor-text", "Hi {{name}}!")
+    page.get_by_role("button", name="Save version").click()
+    page.wait_for_url("**/prompt/e2e/greeting?version=2")
+    production = page.locator("tr.split-row").nth(0)
+    production.locator("summary").click()
+    weights = production.locator("input[name=split_weight]")
+    weights.nth(0).fill("70")
+    production.locator("select[name=split_version]").nth(1).select_option("2")
+    weights.nth(1).fill("20")
+    assert production.locator("[data-split-total]").inner_text() == "90"
+    weights.nth(1).fill("30")
+    assert production.locator("[data-split-total]").inner_text() == "100"
+    production.get_by_role("button", name="Save split").click()
+    page.wait_for_url("**/prompt/e2e/greeting?version=2#labels")
+    share = page.get_attribute("[data-testid=share-production]", "aria-label")
+    assert share == "version 1 70%, version 2 30%"
+    assert_only_local_requests(page)
