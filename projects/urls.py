@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from projects import views
+from projects import views, views_llm
 
 urlpatterns: list[URLPattern] = [
     path("", views.home, name="home"),
@@ -15,10 +15,6 @@ urlpatterns: list[URLPattern] = [
     path("orgs/<int:org_id>/projects/new/", views.project_create, name="project-create"),
     # Everything under /p/<project_id>/ is decorated with project_view(min_role).
     path("p/<int:project_id>/", views.project_home, name="project-home"),
-    path("p/<int:project_id>/traces/", views.trace_list, name="trace-list"),
-    path("p/<int:project_id>/sessions/", views.session_list, name="session-list"),
-    path("p/<int:project_id>/users/", views.user_list, name="user-list"),
-    path("p/<int:project_id>/prompts/", views.prompt_list, name="prompt-list"),
     path("p/<int:project_id>/evals/", views.eval_list, name="eval-list"),
     path("p/<int:project_id>/dashboards/", views.dashboard_list, name="dashboard-list"),
     path("p/<int:project_id>/settings/", views.project_settings, name="project-settings"),
@@ -29,6 +25,22 @@ urlpatterns: list[URLPattern] = [
         name="project-key-revoke",
     ),
     path("p/<int:project_id>/settings/members/", views.project_members, name="project-members"),
+    path("p/<int:project_id>/settings/llm/", views_llm.project_llm_connections, name="project-llm-connections"),
+    path(
+        "p/<int:project_id>/settings/llm/<int:connection_id>/",
+        views_llm.project_llm_connection_edit,
+        name="project-llm-connection-edit",
+    ),
+    path(
+        "p/<int:project_id>/settings/llm/<int:connection_id>/delete/",
+        views_llm.project_llm_connection_delete,
+        name="project-llm-connection-delete",
+    ),
+    path(
+        "p/<int:project_id>/settings/llm/<int:connection_id>/test/",
+        views_llm.project_llm_connection_test,
+        name="project-llm-connection-test",
+    ),
     path(
         "p/<int:project_id>/settings/members/<int:membership_id>/role/",
         views.project_member_role,

@@ -148,46 +148,20 @@ def project_home(request: ProjectRequest) -> HttpResponse:
 # --- Project sections (empty states until their issues land) -------------------------------------
 
 
-def _getting_started(request: ProjectRequest, template: str, section: str) -> HttpResponse:
-    """A section page that teaches how to send the first trace: endpoints, key names, a copyable snippet."""
+def first_trace_context(request: ProjectRequest) -> dict[str, Any]:
+    """What `includes/send_first_trace.html` needs: endpoints, the project's public keys, a copyable snippet."""
     public_keys = list(
         selectors.project_api_keys(project_id=request.project.pk)
         .filter(revoked_at__isnull=True)
         .values_list("public_key", flat=True)[:3]
     )
-    context = {
-        "section": section,
+    return {
         "can_admin": _is_admin(request.role),
         "site_url": settings.SITE_URL,
         "otlp_endpoint": f"{settings.SITE_URL}/api/public/otel",
         "public_keys": public_keys,
         "example_public_key": public_keys[0] if public_keys else "pk-sl-…",
     }
-    return render(request, template, context)
-
-
-@project_view()
-@require_GET
-def trace_list(request: ProjectRequest) -> HttpResponse:
-    return _getting_started(request, "traces/list.html", "traces")
-
-
-@project_view()
-@require_GET
-def session_list(request: ProjectRequest) -> HttpResponse:
-    return _getting_started(request, "sessions/list.html", "sessions")
-
-
-@project_view()
-@require_GET
-def user_list(request: ProjectRequest) -> HttpResponse:
-    return _getting_started(request, "users/list.html", "users")
-
-
-@project_view()
-@require_GET
-def prompt_list(request: ProjectRequest) -> HttpResponse:
-    return render(request, "prompts/list.html", {"section": "prompts", "site_url": settings.SITE_URL})
 
 
 @project_view()

@@ -218,4 +218,32 @@
   document.addEventListener("htmx:sendError", function () {
     showFlash("error", "Could not reach the server. Check your connection and try again.");
   });
+
+  // GET filter forms (form[data-omit-empty]) leave empty fields out of the URL, so shared links stay short;
+  // [data-autosubmit] fields apply on change; [data-check-all="name"] ticks every checkbox of that name.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches("form[data-omit-empty]")) return;
+    event.preventDefault();
+    var params = new URLSearchParams();
+    new FormData(form, event.submitter).forEach(function (value, key) {
+      if (String(value).trim() !== "") params.append(key, value);
+    });
+    var query = params.toString();
+    window.location.assign(form.action.split("?")[0] + (query ? "?" + query : ""));
+  });
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.matches("[data-autosubmit]") && target.form) {
+      target.form.requestSubmit();
+      return;
+    }
+    if (target.matches("[data-check-all]")) {
+      var name = target.getAttribute("data-check-all");
+      document.querySelectorAll('input[type=checkbox][name="' + CSS.escape(name) + '"]').forEach(function (box) {
+        box.checked = target.checked;
+      });
+    }
+  });
 })();

@@ -1,13 +1,16 @@
-"""Forms for trace pages: the project model-price form of Settings → Models & prices."""
+"""Forms for trace pages: Settings → Models & prices, Settings → Scores, and the score panel's annotate forms."""
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from django import forms
+
+from traces.models import Score, ScoreConfig, ScoreDataType
 
 PRICE_FIELDS = (
     ("input", "Input"),
@@ -80,3 +83,147 @@ class ModelPriceForm(forms.Form):
     def effective_from_datetime(self) -> datetime | None:
         day = self.cleaned_data.get("effective_from")
         return datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None
+
+
+# --- Score configs and annotation ------------------------------------------------------------------
+
+MAX_COMMENT_CHARS = 5000
+MAX_CATEGORIES = 50
+_CONFIG_TYPES = [(t, t.capitalize()) for t in (ScoreDataType.NUMERIC, ScoreDataType.BOOLEAN, ScoreDataType.CATEGORICAL)]
+
+
+class ScoreConfigForm(forms.Form):
+    """A new score config. Categories are `label=value` lines, e.g. `correct=1`."""
+
+    name = forms.CharField(label="Name", max_length=500, widget=forms.TextInput(attrs={"placeholder": "correctness"}))
+    data_type = forms.ChoiceField(label="Data type", choices=_CONFIG_TYPES, initial=ScoreDataType.NUMERIC)
+    min_value = forms.FloatField(label="Minimum", required=False, widget=forms.NumberInput(attrs={"step": "any"}))
+    max_value = forms.FloatField(label="Maximum", required=False, widget=forms.NumberInput(attrs={"step": "any"}))
+    categories = forms.CharField(
+        label="Categories",
+        required=False,
+        help_text="Categorical only: one <code>label=value</code> per line, e.g. <code>correct=1</code>.",
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "correct=1\npartially correct=0.5\nincorrect=0"}),
+    )
+    description = forms.CharField(
+        label="Description",
+        required=False,
+        max_length=2000,
+        help_text="Shown to annotators next to the score.",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args: Any, project_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.project_id = project_id
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if ScoreConfig.objects.filter(project_id=self.project_id, name=name).exists():
+            raise forms.ValidationError("A score config with this name already exists (archived ones count too).")
+        return name
+
+    def clean_categories(self) -> list[dict[str, Any]]:
+        categories: list[dict[str, Any]] = []
+        for number, line in enumerate(self.cleaned_data["categories"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            label, sep, raw = line.rpartition("=")
+            label = label.strip()
+            if not sep or not label:
+                raise forms.ValidationError(f"Line {number}: write label=value, e.g. correct=1.")
+            try:
+                value = float(raw.strip())
+            except ValueError:
+                raise forms.ValidationError(f"Line {number}: the value after = must be a number.") from None
+            if not math.isfinite(value):
+                raise forms.ValidationError(f"Line {number}: the value must be a finite number.")
+            if any(c["label"] == label for c in categories):
+                raise forms.ValidationError(f"Line {number}: the label “{label}” appears twice.")
+            categories.append({"label": label, "value": int(value) if value.is_integer() else value})
+        if len(categories) > MAX_CATEGORIES:
+            raise forms.ValidationError(f"At most {MAX_CATEGORIES} categories.")
+        return categories
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        data_type = data.get("data_type")
+        if data_type == ScoreDataType.NUMERIC:
+            low, high = data.get("min_value"), data.get("max_value")
+            if low is not None and high is not None and low > high:
+                self.add_error("max_value", "The maximum must not be below the minimum.")
+        else:
+            data["min_value"] = data["max_value"] = None  # a range means nothing for labels
+        if data_type == ScoreDataType.CATEGORICAL:
+            if "categories" in data and len(data["categories"]) < 2:
+                self.add_error("categories", "Give at least two categories, one label=value per line.")
+        else:
+            data["categories"] = []
+        return data
+
+
+BOOLEAN_CHOICES = [("", "Choose…"), ("true", "True"), ("false", "False")]
+
+
+class ScoreAnnotationForm(forms.Form):
+    """One score for one config: the value field's kind follows the config's data type.
+
+    `cleaned_data` gains `number` (float or None) and `label` (the string value or None)."""
+
+    value = forms.CharField(label="Value")  # replaced in __init__ by the config's kind of field
+    comment = forms.CharField(
+        label="Comment",
+        required=False,
+        max_length=MAX_COMMENT_CHARS,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Why? (optional)"}),
+    )
+
+    def __init__(self, *args: Any, config: ScoreConfig, current: Score | None = None, **kwargs: Any) -> None:
+        """`current`: the user's own score of this name on the target, shown as the starting value."""
+        super().__init__(*args, **kwargs)
+        self.config = config
+        if current is not None:
+            if config.data_type == ScoreDataType.NUMERIC:
+                self.initial["value"] = current.value
+            elif config.data_type == ScoreDataType.BOOLEAN:
+                self.initial["value"] = (current.string_value or "").lower()
+            else:
+                self.initial["value"] = current.string_value
+            self.initial["comment"] = current.comment or ""
+        if config.data_type == ScoreDataType.NUMERIC:
+            attrs: dict[str, Any] = {"step": "any"}
+            if config.min_value is not None:
+                attrs["min"] = config.min_value
+            if config.max_value is not None:
+                attrs["max"] = config.max_value
+            self.fields["value"] = forms.FloatField(label=config.name, widget=forms.NumberInput(attrs=attrs))
+        elif config.data_type == ScoreDataType.BOOLEAN:
+            self.fields["value"] = forms.ChoiceField(label=config.name, choices=BOOLEAN_CHOICES)
+        else:
+            labels = [(c["label"], f"{c['label']} ({c['value']})") for c in config.categories]
+            self.fields["value"] = forms.ChoiceField(label=config.name, choices=[("", "Choose…"), *labels])
+
+    def clean_value(self) -> Any:
+        value = self.cleaned_data["value"]
+        config = self.config
+        if config.data_type == ScoreDataType.NUMERIC:
+            if config.min_value is not None and value < config.min_value:
+                raise forms.ValidationError(f"Must be at least {config.min_value:g}.")
+            if config.max_value is not None and value > config.max_value:
+                raise forms.ValidationError(f"Must be at most {config.max_value:g}.")
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if "value" not in data:
+            return data
+        value, data_type = data["value"], self.config.data_type
+        if data_type == ScoreDataType.NUMERIC:
+            data["number"], data["label"] = float(value), None
+        elif data_type == ScoreDataType.BOOLEAN:
+            data["number"], data["label"] = (1.0, "True") if value == "true" else (0.0, "False")
+        else:
+            category = next(c for c in self.config.categories if c["label"] == value)
+            data["number"], data["label"] = float(category["value"]), category["label"]
+        data["comment"] = data.get("comment", "").strip() or None
+        return data

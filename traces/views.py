@@ -1,4 +1,6 @@
-"""Trace pages. Settings → Models & prices lives here (it is about traces' costs, shown in the settings layout).
+"""Trace pages: the trace list (filters, search, sorts and keyset pages all in the URL; star, bulk delete and a
+"new traces" notice over htmx), and Settings → Models & prices (it is about traces' costs, shown in the settings
+layout).
 
 Every page uses `project_view(min_role)` (404 for outsiders); POSTs that need more than the page's role
 check `request.role` themselves.
@@ -6,23 +8,37 @@ check `request.role` themselves.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from projects.auth import project_view
 from projects.models import Role
-from traces import pricing
+from projects.views import first_trace_context
+from traces import pricing, selectors
+from traces import render as shapes
+from traces.filters import COLUMNS, DEFAULT_COLUMNS, RANGE_LABELS, SORTS, parse_trace_filters
 from traces.forms import PRICE_FIELDS, ModelPriceForm
-from traces.models import ModelPrice
+from traces.models import Level, ModelPrice
+from traces.services import trace_bookmark_set, traces_delete
 
 GET_POST = ["GET", "POST"]
+NEW_TRACES_POLL_SECONDS = 5  # how often an open trace list asks whether new traces arrived
+# The filters inside the "Filters" panel (the bar shows search, time range, starred and errors).
+MORE_FILTERS = frozenset(
+    {"name", "user", "session", "tag", "env", "release", "model", "level", "score", "meta", "from", "to"}
+    | {"score_min", "score_max", "cost_min", "cost_max", "latency_min", "latency_max"}
+)
+BULK_DELETE_MAX = 500  # one page is 50 rows; more than this in one post is not a person clicking
 
 
 def _is_admin(request: HttpRequest) -> bool:
@@ -135,3 +151,145 @@ def project_model_delete(request: HttpRequest, price_id: int) -> HttpResponse:
         return HttpResponse("")
     messages.success(request, f"Deleted the project price for {row.model_name}.")
     return redirect("project-models", project.pk)
+
+
+# --- Trace list ------------------------------------------------------------------------------------
+
+
+def _can_edit_traces(request: HttpRequest) -> bool:
+    return Role.rank(request.role) >= Role.rank(Role.MEMBER)  # type: ignore[attr-defined]
+
+
+def _list_url(request: HttpRequest, query: str = "") -> str:
+    url = reverse("trace-list", args=[request.project.pk])  # type: ignore[attr-defined]
+    return f"{url}?{query}" if query else url
+
+
+def _back_to_list(request: HttpRequest) -> str:
+    """The list URL the form came from (filters kept), if it is this project's list; else the plain list."""
+    url = request.POST.get("next", "")
+    base = _list_url(request)
+    if url.startswith(base) and url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}):
+        return url
+    return base
+
+
+def _row_display(row: dict[str, Any]) -> dict[str, Any]:
+    row["latency_text"] = shapes.duration_text(row["latency_ms"])
+    row["cost_text"] = shapes.cost_text(row["total_cost"])
+    return row
+
+
+@project_view()
+@require_GET
+def trace_list(request: HttpRequest) -> HttpResponse:
+    """Traces, filtered, searched and sorted by the URL's parameters, one keyset page at a time."""
+    project = request.project  # type: ignore[attr-defined]
+    now = timezone.now()
+    filters = parse_trace_filters(request.GET, now=now)
+    problems = list(filters.problems)
+    try:
+        page = selectors.trace_list_page(project_id=project.pk, filters=filters)
+    except selectors.TraceSearchTimeout:
+        problems.append(
+            f"The search for “{filters.q}” took too long. Use a longer term (3 characters or more) or a shorter "
+            "time range."
+        )
+        page = selectors.TraceListPage(rows=[], next_cursor=None)
+    context: dict[str, Any] = {
+        "section": "traces",
+        "filters": filters,
+        "problems": problems,
+        "rows": [_row_display(row) for row in page.rows],
+        "next_query": filters.query(cursor=page.next_cursor.encode()) if page.next_cursor else "",
+        "query": filters.query(),
+        "since": now.isoformat(),
+        "can_edit": _can_edit_traces(request),
+        "columns": filters.columns,
+        "column_labels": COLUMNS,
+        "range_labels": RANGE_LABELS,
+        "levels": Level.values,
+        "sort_links": {key: filters.sort_query(key) for key in SORTS},
+        "poll_seconds": NEW_TRACES_POLL_SECONDS,
+        "chips": filters.chips(),
+        "range_label": RANGE_LABELS[filters.range],
+        "more_count": sum(1 for key, _ in filters.params() if key in MORE_FILTERS),
+        "more_open": bool(problems),
+        "custom_columns": filters.columns != DEFAULT_COLUMNS,
+        "column_form_params": [(key, value) for key, value in filters.params() if key != "col"],
+        "colspan": len(filters.columns) + 2 + (1 if _can_edit_traces(request) else 0),
+        "all_time_query": filters.query(drop=(("from", None), ("to", None)), range="all"),
+    }
+    if not page.rows and not filters.cursor and not selectors.project_has_traces(project_id=project.pk):
+        context |= {"no_traces": True, **first_trace_context(request)}  # type: ignore[arg-type]
+    else:
+        context["suggestions"] = selectors.trace_filter_suggestions(project_id=project.pk)
+    return render(request, "traces/list.html", context)
+
+
+@project_view()
+@require_GET
+def trace_list_new(request: HttpRequest) -> HttpResponse:
+    """The "N new traces" notice: how many traces passing the page's filters arrived after `since`."""
+    project = request.project  # type: ignore[attr-defined]
+    filters = parse_trace_filters(request.GET, now=timezone.now())
+    try:
+        since = datetime.fromisoformat(request.GET.get("since", ""))
+    except ValueError:
+        return HttpResponseBadRequest("since must be an ISO 8601 time with a zone")
+    if since.tzinfo is None:
+        return HttpResponseBadRequest("since must be an ISO 8601 time with a zone")
+    try:
+        count = selectors.trace_list_new_count(project_id=project.pk, filters=filters, since=since)
+    except selectors.TraceSearchTimeout:
+        count = 0  # the page itself already says the search is too broad
+    context = {
+        "new_count": count,
+        "new_cap": selectors.NEW_TRACES_CAP,
+        "query": filters.query(),
+        "since": since.isoformat(),
+        "poll_seconds": NEW_TRACES_POLL_SECONDS,
+    }
+    return render(request, "traces/list.html#new-traces", context)
+
+
+@project_view()
+@require_POST
+def trace_star(request: HttpRequest) -> HttpResponse:
+    """Stars (`starred=1`) or unstars a trace. Members and up; htmx gets the button back."""
+    project = request.project  # type: ignore[attr-defined]
+    if not _can_edit_traces(request):
+        raise PermissionDenied(f"Viewers cannot star traces; you are {request.role}.")  # type: ignore[attr-defined]
+    trace_id = request.POST.get("trace_id", "")
+    starred = request.POST.get("starred") == "1"
+    if not trace_bookmark_set(project=project, trace_id=trace_id, bookmarked=starred):
+        raise Http404("No trace with this id in this project")
+    if getattr(request, "htmx", False):
+        row = {"id": trace_id, "bookmarked": starred}
+        return render(request, "traces/list.html#star", {"row": row, "can_edit": True})
+    return redirect(_back_to_list(request))
+
+
+@project_view()
+@require_POST
+def trace_bulk_delete(request: HttpRequest) -> HttpResponse:
+    """Deletes the checked traces (with their observations and scores). Members and up.
+
+    htmx asks with hx-confirm and sends `confirmed=1`; a plain form post is answered with a confirmation page
+    first, so nothing is deleted by one click without a question."""
+    project = request.project  # type: ignore[attr-defined]
+    if not _can_edit_traces(request):
+        raise PermissionDenied(f"Viewers cannot delete traces; you are {request.role}.")  # type: ignore[attr-defined]
+    trace_ids = [t for t in request.POST.getlist("trace_id") if t][:BULK_DELETE_MAX]
+    back = _back_to_list(request)
+    if not trace_ids:
+        messages.error(request, "Select at least one trace to delete.")
+    elif request.POST.get("confirmed") != "1":
+        context = {"section": "traces", "trace_ids": trace_ids, "next": back}
+        return render(request, "traces/delete_confirm.html", context)
+    else:
+        deleted = traces_delete(project=project, trace_ids=trace_ids, actor=request.user)  # type: ignore[arg-type]
+        messages.success(request, f"Deleted {deleted} trace{'s' if deleted != 1 else ''} with their spans and scores.")
+    if getattr(request, "htmx", False):
+        return HttpResponseClientRedirect(back)
+    return redirect(back)
