@@ -21,6 +21,10 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "insecure-local-development-key"  # noqa: S105 - only ever with DEBUG on
 
+# Encrypts secrets stored in the database (LLM connection API keys). Derived from SECRET_KEY unless set;
+# set it explicitly so that rotating SECRET_KEY does not make stored secrets unreadable.
+SIGHTLINE_ENCRYPTION_KEY = env_str("SIGHTLINE_ENCRYPTION_KEY") or SECRET_KEY
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 PORT = env_int("PORT", 8000)
@@ -46,6 +50,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "traces.public_api_middleware.ApiJsonErrorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -182,7 +187,22 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Ingestion, public read API and feedback for Sightline.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],  # the schema and /api/docs/ are public: they describe the API, they hold no data
+    "ENUM_NAME_OVERRIDES": {"ScoreDataTypeEnum": "traces.models.ScoreDataType"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "traces.public_api_schema.ingestion_paths",  # the ingestion views are plain Django views
+    ],
 }
+# Bodies the public API's DRF views accept (ingestion has its own limits in traces/ingest/limits.py).
+PUBLIC_API_MAX_BODY_BYTES = env_int("PUBLIC_API_MAX_BODY_BYTES", 1_000_000)
+# Browser feedback (POST /api/public/feedback, public key only): requests per window per key and per client
+# address; the address is REMOTE_ADDR, or the last hop of FEEDBACK_CLIENT_IP_HEADER behind a proxy.
+FEEDBACK_RATE_LIMIT_PER_KEY = env_int("FEEDBACK_RATE_LIMIT_PER_KEY", 600)
+FEEDBACK_RATE_LIMIT_PER_IP = env_int("FEEDBACK_RATE_LIMIT_PER_IP", 60)
+FEEDBACK_RATE_LIMIT_WINDOW_SECONDS = env_int("FEEDBACK_RATE_LIMIT_WINDOW_SECONDS", 60)
+FEEDBACK_CLIENT_IP_HEADER = env_str("FEEDBACK_CLIENT_IP_HEADER", "")
+FEEDBACK_MAX_BODY_BYTES = env_int("FEEDBACK_MAX_BODY_BYTES", 16_384)
 # How long an API key lookup may be served from the cache; revocation deletes the entry at once.
 API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 300)
 

@@ -1,17 +1,19 @@
 from __future__ import annotations
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+from drf_spectacular.views import SpectacularAPIView
 
 from config import health
+from traces import public_api_docs
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", public_api_docs.api_docs, name="api-docs"),  # self-hosted: Redoc would load from a CDN
     path("", include("projects.api_urls")),
     path("", include("traces.urls")),
+    path("", include("prompts.urls")),
     path("", include("projects.urls")),
 ]
 
