@@ -171,8 +171,26 @@ def prompt_version_create(
         references=references,
     )
     _point(prompt, LATEST_LABEL, version)
+    _labels_point(prompt, project, labels, version, actor=author, actor_api_key_id=actor_api_key_id)
+    _check_composition(version)
+    _invalidate(project.pk)
+    return version
+
+
+def _labels_point(
+    prompt: Prompt,
+    project: Project,
+    labels: list[str],
+    version: PromptVersion,
+    *,
+    actor: User | None,
+    actor_api_key_id: int | None,
+) -> None:
+    """Points each label at `version`, audit-logging each move; a label already there is left alone."""
     for label in labels:
         before = _current_state(prompt, label)
+        if before and not before.is_split and before.version == version.version:
+            continue
         _point(prompt, label, version)
         _audit(
             prompt=prompt,
@@ -180,12 +198,9 @@ def prompt_version_create(
             action="prompt.label.set",
             label=label,
             before=before,
-            actor=author,
+            actor=actor,
             actor_api_key_id=actor_api_key_id,
         )
-    _check_composition(version)
-    _invalidate(project.pk)
-    return version
 
 
 @transaction.atomic
@@ -205,20 +220,7 @@ def prompt_labels_add(
     for label in labels:
         _require(actor_role, _label_role(label), f"Moving the '{label}' label")
     prompt, project = _locked_prompt(version.prompt)
-    for label in labels:
-        before = _current_state(prompt, label)
-        if before and not before.is_split and before.version == version.version:
-            continue
-        _point(prompt, label, version)
-        _audit(
-            prompt=prompt,
-            project=project,
-            action="prompt.label.set",
-            label=label,
-            before=before,
-            actor=actor,
-            actor_api_key_id=actor_api_key_id,
-        )
+    _labels_point(prompt, project, labels, version, actor=actor, actor_api_key_id=actor_api_key_id)
     _check_composition(version)
     prompt.save(update_fields=["updated_at"])
     _invalidate(project.pk)
