@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import orjson
@@ -201,7 +202,7 @@ def observation_price(*, project_id: int, observation: Observation) -> ModelPric
 #
 # 1. Pick the page's keys (session ids or user ids) from an index, never aggregating the project:
 #    - by activity (`-time`: latest activity first; `time`: earliest start first): walk
-#      `trace_project_time` (project_id, -timestamp) newest (or oldest) first in batches of
+#      `trace_sort_time` (project_id, timestamp, id) newest (or oldest) first in batches of
 #      `_SCAN_BATCH` index entries; the first time a key shows up is its latest (earliest) activity.
 #      A later page starts at the cursor's time and drops keys that have a trace beyond the cursor
 #      (one EXISTS probe per candidate on `trace_project_session` / `trace_project_user`), because an
@@ -214,9 +215,6 @@ def observation_price(*, project_id: int, observation: Observation) -> ModelPric
 # 2. Aggregate just those keys' traces in the time window: one GROUP BY over the same key index
 #    (`session_id = ANY(page)`), one for their scores (`score_project_trace`, plus session-level
 #    scores by `score_project_session`).
-#
-# Key selection walks `trace_sort_time` (project_id, timestamp, id) when it exists (migration 0004), else
-# `trace_project_time` with an incremental sort on id.
 #
 # Measured (EXPLAIN ANALYZE, this 2-core machine; 1M traces in one project + 200k in another, 100k sessions,
 # 4k users + one with 20k traces, 100k FEEDBACK scores): session list pages 5-20 ms in every sort and for
@@ -546,66 +544,97 @@ def _score_summaries(
     }
 
 
-def _session_rows(
-    *, project_id: int, session_ids: list[str], since: datetime | None, until: datetime | None
-) -> list[SessionRow]:
-    """Stats of these sessions over their traces in the window, in the order given. Two queries."""
-    if not session_ids:
+# What each people list counts per key over the key's traces in the window.
+_SESSION_STATS = {
+    "first": Min("timestamp"),
+    "last": Max("timestamp"),
+    "ended": Max(Coalesce("end_time", "timestamp")),
+    "traces": Count("id"),
+    "users": Count("user_id", distinct=True),
+    "cost": Sum("total_cost"),
+    "tokens": Sum("total_tokens"),
+    "errors": Sum("error_count"),
+}
+_USER_STATS = {
+    "first": Min("timestamp"),
+    "last": Max("timestamp"),
+    "traces": Count("id"),
+    "sessions": Count("session_id", distinct=True),
+    "cost": Sum("total_cost"),
+    "tokens": Sum("total_tokens"),
+}
+
+
+def _people_rows[R: (SessionRow, UserRow)](
+    *,
+    project_id: int,
+    column: str,
+    keys: list[str],
+    since: datetime | None,
+    until: datetime | None,
+    stats: Mapping[str, Any],
+    row: type[R],
+) -> list[R]:
+    """Stats of these sessions or users (`column`) over their traces in the window, in the order given.
+    Two queries."""
+    if not keys:
         return []
-    traces = Trace.objects.filter(project_id=project_id, session_id__in=session_ids)
+    traces = Trace.objects.filter(project_id=project_id, **{f"{column}__in": keys})
     if since is not None:
         traces = traces.filter(timestamp__gte=since)
     if until is not None:
         traces = traces.filter(timestamp__lt=until)
-    stats = {
-        row["session_id"]: row
-        for row in traces.values("session_id").annotate(
-            first=Min("timestamp"),
-            last=Max("timestamp"),
-            ended=Max(Coalesce("end_time", "timestamp")),
-            traces=Count("id"),
-            users=Count("user_id", distinct=True),
-            cost=Sum("total_cost"),
-            tokens=Sum("total_tokens"),
-            errors=Sum("error_count"),
-        )
-    }
-    scores = _score_summaries(project_id=project_id, column="session_id", keys=session_ids, since=since, until=until)
-    return [
-        SessionRow(id=sid, scores=scores[sid], **{k: v for k, v in stats[sid].items() if k != "session_id"})
-        for sid in session_ids
-        if sid in stats
-    ]
+    by_key = {values.pop(column): values for values in traces.values(column).annotate(**stats)}
+    scores = _score_summaries(project_id=project_id, column=column, keys=keys, since=since, until=until)
+    return [row(id=key, scores=scores[key], **by_key[key]) for key in keys if key in by_key]
+
+
+def _session_rows(
+    *, project_id: int, session_ids: list[str], since: datetime | None, until: datetime | None
+) -> list[SessionRow]:
+    return _people_rows(
+        project_id=project_id,
+        column="session_id",
+        keys=session_ids,
+        since=since,
+        until=until,
+        stats=_SESSION_STATS,
+        row=SessionRow,
+    )
 
 
 def _user_rows(
     *, project_id: int, user_ids: list[str], since: datetime | None, until: datetime | None
 ) -> list[UserRow]:
-    """Stats of these users over their traces in the window, in the order given. Two queries."""
-    if not user_ids:
-        return []
-    traces = Trace.objects.filter(project_id=project_id, user_id__in=user_ids)
-    if since is not None:
-        traces = traces.filter(timestamp__gte=since)
-    if until is not None:
-        traces = traces.filter(timestamp__lt=until)
-    stats = {
-        row["user_id"]: row
-        for row in traces.values("user_id").annotate(
-            first=Min("timestamp"),
-            last=Max("timestamp"),
-            traces=Count("id"),
-            sessions=Count("session_id", distinct=True),
-            cost=Sum("total_cost"),
-            tokens=Sum("total_tokens"),
-        )
-    }
-    scores = _score_summaries(project_id=project_id, column="user_id", keys=user_ids, since=since, until=until)
-    return [
-        UserRow(id=uid, scores=scores[uid], **{k: v for k, v in stats[uid].items() if k != "user_id"})
-        for uid in user_ids
-        if uid in stats
-    ]
+    return _people_rows(
+        project_id=project_id, column="user_id", keys=user_ids, since=since, until=until, stats=_USER_STATS, row=UserRow
+    )
+
+
+def _people_page(
+    rows: Callable[..., list[Any]],
+    *,
+    project_id: int,
+    column: str,
+    since: datetime | None,
+    until: datetime | None,
+    search: str,
+    sort: str,
+    cursor: str | None,
+    limit: int,
+) -> PeoplePage:
+    keys, next_cursor, truncated = _keys_page(
+        project_id=project_id,
+        column=column,
+        since=since,
+        until=until,
+        search=search,
+        sort=sort,
+        cursor=cursor,
+        limit=limit,
+    )
+    page_rows = rows(project_id=project_id, keys=keys, since=since, until=until)
+    return PeoplePage(rows=page_rows, next_cursor=next_cursor, truncated=truncated)
 
 
 def session_list_page(
@@ -621,9 +650,10 @@ def session_list_page(
     """One page of sessions with activity in [since, until): first/last trace, traces, users, cost,
     tokens, duration and scores, counted over the window. Sorts: `-time` (latest activity first),
     `time` (earliest start first), `id`; `search` is an id prefix. Query plan: see the section comment
-    above — key selection on `trace_project_time` / `trace_project_session`, then two aggregates over
+    above — key selection on `trace_sort_time` / `trace_project_session`, then two aggregates over
     `trace_project_session` and `score_project_trace` for the page's ids only."""
-    keys, next_cursor, truncated = _keys_page(
+    return _people_page(
+        partial(_people_rows, column="session_id", stats=_SESSION_STATS, row=SessionRow),
         project_id=project_id,
         column="session_id",
         since=since,
@@ -633,8 +663,6 @@ def session_list_page(
         cursor=cursor,
         limit=limit,
     )
-    rows = _session_rows(project_id=project_id, session_ids=keys, since=since, until=until)
-    return PeoplePage(rows=rows, next_cursor=next_cursor, truncated=truncated)
 
 
 def user_list_page(
@@ -650,7 +678,8 @@ def user_list_page(
     """One page of users with traces in [since, until): traces, sessions, tokens, cost, first/last seen
     and the share of thumbs-up among their FEEDBACK scores. Sorts and plan as `session_list_page`, on
     `trace_project_user` (project_id, user_id, -timestamp)."""
-    keys, next_cursor, truncated = _keys_page(
+    return _people_page(
+        partial(_people_rows, column="user_id", stats=_USER_STATS, row=UserRow),
         project_id=project_id,
         column="user_id",
         since=since,
@@ -660,8 +689,6 @@ def user_list_page(
         cursor=cursor,
         limit=limit,
     )
-    rows = _user_rows(project_id=project_id, user_ids=keys, since=since, until=until)
-    return PeoplePage(rows=rows, next_cursor=next_cursor, truncated=truncated)
 
 
 def project_has_sessions(*, project_id: int) -> bool:
