@@ -59,13 +59,13 @@ QUERIES: list[tuple[str, str, str]] = [
         "latest traces of a project (list page, first page)",
         "SELECT id, name, timestamp, latency_ms, total_cost, observation_count FROM traces_trace "
         "WHERE project_id = %(project)s ORDER BY timestamp DESC LIMIT 50",
-        "trace_project_time",
+        "trace_sort_time",
     ),
     (
         "latest traces, keyset page 20",
         "SELECT id, name, timestamp FROM traces_trace WHERE project_id = %(project)s AND timestamp < %(ts)s "
         "ORDER BY timestamp DESC LIMIT 50",
-        "trace_project_time",
+        "trace_sort_time",
     ),
     (
         "a trace's observations (detail page)",
@@ -88,7 +88,7 @@ QUERIES: list[tuple[str, str, str]] = [
         "traces with a tag (selective: 1 in 200)",
         "SELECT id, name, timestamp FROM traces_trace WHERE project_id = %(project)s "
         "AND tags @> ARRAY[%(tag)s]::varchar[] ORDER BY timestamp DESC LIMIT 50",
-        "trace_tags",
+        "trace_project_tags",
     ),
     (
         "latest observations of a project",

@@ -57,8 +57,8 @@ INDEXES = [
     ("trace_sort_latency", "(project_id, (COALESCE(latency_ms, -1)), id)"),
     ("trace_sort_cost", "(project_id, (COALESCE(total_cost, -1)), id)"),
     ("trace_sort_tokens", "(project_id, total_tokens, id)"),
-    # Time: (timestamp, id) exactly, so ties need no sort step (Meta's trace_project_time lacks the id; the
-    # sessions/users key walk uses this one too).
+    # Time: (timestamp, id) exactly, so ties need no sort step (Meta's trace_project_time lacked the id and
+    # 0006 dropped it); the sessions/users key walk uses this one too.
     ("trace_sort_time", "(project_id, timestamp, id)"),
     # Equality filters that can be rare, each read in time order.
     ("trace_filter_name", "(project_id, name, timestamp)"),
