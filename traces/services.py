@@ -342,22 +342,6 @@ def _merge_by_id[T](rows: Iterable[T]) -> list[T]:
     return [merged[key] for key in sorted(merged)]
 
 
-# A trace's rollups from all its stored observations (this transaction's included).
-_ROLLUP_AGGREGATE = """
-    SELECT trace_id,
-           MAX(COALESCE(end_time, start_time)) AS end_time,
-           SUM(total_cost) AS total_cost,
-           COALESCE(SUM(input_tokens), 0)::bigint AS input_tokens,
-           COALESCE(SUM(output_tokens), 0)::bigint AS output_tokens,
-           COALESCE(SUM(total_tokens), 0)::bigint AS total_tokens,
-           COUNT(*) AS observation_count,
-           COUNT(*) FILTER (WHERE level = 'ERROR') AS error_count
-    FROM traces_observation
-    WHERE project_id = %(project)s AND trace_id = ANY(%(ids)s)
-    GROUP BY trace_id
-"""
-
-
 def trace_rollups_refresh(*, project_id: int, trace_ids: list[str]) -> None:
     """Recomputes end time, latency, cost, tokens and counts from all of each trace's observations.
 
@@ -367,7 +351,7 @@ def trace_rollups_refresh(*, project_id: int, trace_ids: list[str]) -> None:
     """
     if not trace_ids:
         return
-    sql = f"""
+    sql = """
         UPDATE traces_trace t SET
             end_time = GREATEST(agg.end_time, t.timestamp),
             latency_ms = (EXTRACT(EPOCH FROM (GREATEST(agg.end_time, t.timestamp) - t.timestamp)) * 1000)::bigint,
@@ -378,9 +362,9 @@ def trace_rollups_refresh(*, project_id: int, trace_ids: list[str]) -> None:
             observation_count = agg.observation_count,
             error_count = agg.error_count,
             updated_at = now()
-        FROM ({_ROLLUP_AGGREGATE}) agg
+        FROM sightline_trace_rollups(%(project)s, %(ids)s) agg  -- migration 0007
         WHERE t.project_id = %(project)s AND t.id = agg.trace_id
-    """  # noqa: S608 - constant SQL
+    """
     with connection.cursor() as cursor:
         cursor.execute(sql, {"project": project_id, "ids": trace_ids})
 
@@ -392,13 +376,11 @@ def _rollups_attach(project_id: int, rows: Sequence[TraceIn]) -> None:
     the latency counts from the earliest timestamp, as the upsert's merge will keep it."""
     if not rows:
         return
-    sql = f"""
-        SELECT agg.*, t.timestamp AS stored
-        FROM ({_ROLLUP_AGGREGATE}) agg
-        LEFT JOIN traces_trace t ON t.project_id = %(project)s AND t.id = agg.trace_id
-    """  # noqa: S608 - constant SQL
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"project": project_id, "ids": [row.id for row in rows]})
+        cursor.execute(
+            "SELECT * FROM sightline_trace_rollups(%s, %s)",  # migration 0007
+            [project_id, [row.id for row in rows]],
+        )
         found = {record[0]: record[1:] for record in cursor.fetchall()}
     for row in rows:
         if row.id not in found:
