@@ -174,6 +174,27 @@
       if (cell) cell.textContent = text;
     }
 
+    function showCost(usage) {
+      // Prices live with the traces: ask the project's price book what this run's tokens cost.
+      var model = form.querySelector("[name=model]");
+      var url = form.getAttribute("data-cost-url");
+      if (!url || !model || !model.value || usage.input == null) return setStat("cost", "—");
+      var query = new URLSearchParams({ model: model.value, input: usage.input || 0, output: usage.output || 0 });
+      fetch(url + "?" + query.toString(), { headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (body) {
+          var cell = form.querySelector('[data-stat="cost"]');
+          if (!body || !body.cost) {
+            setStat("cost", "no price");
+            if (cell) cell.title = "No model price matches " + model.value + " (Settings → Models)";
+            return;
+          }
+          setStat("cost", "$" + body.cost.total.toFixed(6));
+          if (cell) cell.title = "Priced by " + body.price.modelName + (body.price.project ? " (project price)" : " (built-in price)");
+        })
+        .catch(function () { setStat("cost", "—"); });
+    }
+
     function showError(message) {
       runError.textContent = message;
       runError.hidden = !message;
@@ -197,6 +218,7 @@
         setStat("output", usage.output != null ? String(usage.output) : "—");
         setStat("latency", data.latency_ms + " ms");
         setStat("ttft", data.ttft_ms != null ? data.ttft_ms + " ms" : "—");
+        showCost(usage);
         form.setAttribute("data-run-state", "done");
       } else if (eventName === "error") {
         showError(data.message);
@@ -227,7 +249,7 @@
       output.classList.remove("is-empty");
       output.classList.add("is-running");
       showError("");
-      ["input", "output", "latency", "ttft"].forEach(function (name) {
+      ["input", "output", "cost", "latency", "ttft"].forEach(function (name) {
         setStat(name, "…");
       });
       form.setAttribute("data-run-state", "running");

@@ -434,3 +434,36 @@ def test_models_page_admin_adds_and_deletes_members_cannot(
     assert alice_client.post(delete_url).status_code == 302
     assert not ModelPrice.objects.filter(project=acme.project).exists()
     assert AuditEvent.objects.filter(action="model_price.delete", project=acme.project).exists()
+
+
+# --- the playground's cost estimate ---------------------------------------------------------------------
+
+
+def test_price_estimate_prices_tokens_at_the_projects_prices(
+    acme: Tenant, globex: Tenant, bob_client: Client, charlie_client: Client
+) -> None:
+    model_price_create(
+        project=acme.project,
+        model_name="house-model",
+        match_pattern="house-model",
+        prices={"input": 1e-6, "output": 2e-6},
+    )
+    url = f"/p/{acme.project.pk}/prices/estimate"
+
+    mine = bob_client.get(url, {"model": "house-model", "input": "1000", "output": "500"}).json()
+    assert mine["cost"] == approx({"input": 0.001, "output": 0.001, "total": 0.002})
+    assert mine["price"]["modelName"] == "house-model" and mine["price"]["project"] is True
+    builtin_row = bob_client.get(url, {"model": "gpt-4o-mini", "input": "1000"}).json()
+    assert builtin_row["price"] == {"id": builtin("gpt-4o-mini").pk, "modelName": "gpt-4o-mini", "project": False}
+    assert bob_client.get(url, {"model": "no-such-model", "input": "5"}).json() == {
+        "model": "no-such-model",
+        "cost": None,
+        "price": None,
+    }
+    # Bad counts name the parameter; another project's member gets a 404; the project price stays private.
+    for bad in ("-1", "1.5", "²", "9" * 13):
+        response = bob_client.get(url, {"model": "house-model", "input": bad})
+        assert response.status_code == 400 and response.json()["field"] == "input"
+    assert charlie_client.get(url, {"model": "house-model"}).status_code == 404
+    theirs = charlie_client.get(f"/p/{globex.project.pk}/prices/estimate", {"model": "house-model", "input": "1"})
+    assert theirs.json()["price"] is None

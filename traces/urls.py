@@ -25,6 +25,7 @@ urlpatterns = [
         traces_views.project_model_delete,
         name="project-model-delete",
     ),
+    path("p/<int:project_id>/prices/estimate", traces_views.price_estimate, name="price-estimate"),
     path("p/<int:project_id>/traces/", traces_views.trace_list, name="trace-list"),
     path("p/<int:project_id>/traces/new", traces_views.trace_list_new, name="trace-list-new"),
     path("p/<int:project_id>/traces/star", traces_views.trace_star, name="trace-star"),

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -21,6 +21,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from projects.api_errors import error_body
 from projects.auth import project_view
 from projects.models import Role
 from projects.views import first_trace_context
@@ -122,6 +123,32 @@ def project_models(request: HttpRequest) -> HttpResponse:
     is_table = request.method == "GET" and request.headers.get("HX-Target") == "price-table"
     return render(
         request, "traces/settings_models.html#price-table" if is_table else "traces/settings_models.html", context
+    )
+
+
+@project_view()
+@require_GET
+def price_estimate(request: HttpRequest) -> JsonResponse:
+    """What a call would cost at the project's prices now: `?model=&input=&output=` (token counts). The
+    playground asks this when a run ends (prompts may not import traces, so it asks over HTTP)."""
+    project_id: int = request.project.pk  # type: ignore[attr-defined]
+    model = (request.GET.get("model") or "").strip()[:200]
+    usage: dict[str, int] = {}
+    for usage_type in ("input", "output"):
+        raw = request.GET.get(usage_type) or "0"
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 12):
+            message = f"{usage_type} must be a whole number of tokens (at most 12 digits)."
+            return JsonResponse(error_body(400, message, usage_type), status=400)
+        usage[usage_type] = int(raw)
+    price = pricing.price_find(project_id=project_id, model=model, at=timezone.now()) if model else None
+    if price is None:
+        return JsonResponse({"model": model, "cost": None, "price": None})
+    return JsonResponse(
+        {
+            "model": model,
+            "cost": pricing.cost_from(usage, price.prices),
+            "price": {"id": price.id, "modelName": price.model_name, "project": price.project_id is not None},
+        }
     )
 
 

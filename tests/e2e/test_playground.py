@@ -21,6 +21,7 @@ from prompts.models import PromptVersion
 from tests.conftest import Tenant
 from tests.e2e.conftest import assert_only_local_requests, sign_in_as
 from tests.llm_server import DEFAULT_API_KEY, LLMServer
+from traces.pricing import model_price_create
 
 pytestmark = pytest.mark.e2e
 
@@ -57,6 +58,13 @@ def test_playground_streams_a_completion_and_saves_a_version(
 ) -> None:
     page = e2e_page
     _connect(acme, slow_llm_server)
+    # $1 / $2 per million input / output tokens: the run's cost comes from the project's price book.
+    model_price_create(
+        project=acme.project,
+        model_name="local-echo",
+        match_pattern="local-echo",
+        prices={"input": 1e-6, "output": 2e-6},
+    )
     sign_in_as(page, alice, live_server.url)
     page.goto(f"/p/{acme.project.pk}/prompts/playground/")
 
@@ -88,6 +96,10 @@ def test_playground_streams_a_completion_and_saves_a_version(
     assert page.inner_text('[data-stat="output"]') == "12"
     assert page.inner_text('[data-stat="latency"]').endswith(" ms")
     assert page.inner_text('[data-stat="ttft"]').endswith(" ms")
+    cost = page.locator('[data-stat="cost"]')
+    cost.filter(has_text="$").wait_for()
+    assert cost.inner_text() == "$0.000040"  # 16 x $1/M + 12 x $2/M
+    assert "project price" in (cost.get_attribute("title") or "")
     sent = slow_llm_server.requests[-1]["body"]
     assert sent["messages"][1]["content"] == "Tell me about streamed tokens in a few short words please"
     assert sent["temperature"] == 0.2
