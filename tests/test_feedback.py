@@ -18,6 +18,7 @@ from projects.services import api_key_revoke
 from tests.conftest import Tenant
 from tests.test_public_api import assert_error
 from traces.models import Score
+from traces.services import TraceIn, trace_batch_write
 
 pytestmark = pytest.mark.django_db
 FEEDBACK = "/api/public/feedback"
@@ -129,6 +130,40 @@ def test_bad_bodies(client: Client, acme: Tenant, settings: Any) -> None:
     assert_error(client.get(FEEDBACK, HTTP_AUTHORIZATION=pk_only(acme)), 405)
 
 
+def test_feedback_reads_as_a_thumb_on_the_trace_page_its_panel_and_the_trace_list(
+    client: Client, alice_client: Client, acme: Tenant
+) -> None:
+    """A thumbs-down from the widget is a BOOLEAN FEEDBACK score named user-feedback: people see 👎 Down, not False."""
+    trace_batch_write(
+        project_id=acme.project.pk,
+        traces=[
+            TraceIn(id="t-down", timestamp=acme.project.created_at, name="turn"),
+            TraceIn(id="t-mixed", timestamp=acme.project.created_at, name="turn"),
+        ],
+    )
+    assert post(client, pk_only(acme), {"traceId": "t-down", "value": 0, "comment": "wrong"}).status_code == 200
+    for value in (1, 1, 0):
+        assert post(client, pk_only(acme), {"traceId": "t-mixed", "value": value}).status_code == 200
+    project_id = acme.project.pk
+
+    page = alice_client.get(f"/p/{project_id}/trace/t-down").content.decode()
+    chips = re.findall(r'class="[^"]*score-chip[^"]*"[^>]*>([^<]*)<', page)
+    assert chips == ["user-feedback: 👎 Down"]
+    panel = alice_client.get(f"/p/{project_id}/scores/panel", {"trace_id": "t-down"}, HTTP_HX_REQUEST="true")
+    item = re.search(
+        r'data-score-name="user-feedback">.*?class="score-value[^"]*"[^>]*>\s*([^<]*?)\s*<',
+        panel.content.decode(),
+        re.S,
+    )
+    assert item is not None and item.group(1) == "👎 Down"
+
+    listing = alice_client.get(f"/p/{project_id}/traces/").content.decode()
+    rows = dict(re.findall(r'href="/p/\d+/trace/(t-[a-z]+)".*?class="cell-scores">(.*?)</td>', listing, re.S))
+    assert set(rows) == {"t-down", "t-mixed"}
+    assert re.sub(r"<[^>]+>", "", rows["t-down"]).split() == ["user-feedback", "👎", "Down"]
+    assert re.sub(r"<[^>]+>", "", rows["t-mixed"]).split() == ["user-feedback", "👍", "2", "·", "👎", "1"]
+
+
 # --- CORS ------------------------------------------------------------------------------------------
 
 
@@ -178,6 +213,8 @@ def test_post_from_another_origin_is_403_and_stores_nothing(
     assert preflight.status_code == 204
     response = post(client, pk_only(with_origin), {"traceId": "t", "value": 1}, origin="https://globex.example")
     assert_error(response, 403)
+    # …though the page may read why (some project allows the origin: the preflight's rule)
+    assert response["Access-Control-Allow-Origin"] == "https://globex.example"
     assert not Score.objects.exists()
 
 
@@ -195,6 +232,44 @@ def test_rate_limit_per_client_address(client: Client, acme: Tenant, globex: Ten
     assert 1 <= int(limited["Retry-After"]) <= settings.FEEDBACK_RATE_LIMIT_WINDOW_SECONDS + 1
     # another address is not affected
     assert post(client, pk_only(acme), {"traceId": "t", "value": 1}, address="192.0.2.200").status_code == 200
+
+
+def _exposed(response: Any) -> set[str]:
+    return {name.strip().lower() for name in response.get("Access-Control-Expose-Headers", "").split(",")}
+
+
+def test_refusals_before_the_origin_check_are_readable_by_an_allowed_origin(
+    client: Client, with_origin: Tenant, settings: Any
+) -> None:
+    """The per-address limit and authentication answer before the project's origins are known; a browser on an
+    allowed origin must still be able to read them (status, message, Retry-After), or its fetch fails blind."""
+    settings.FEEDBACK_RATE_LIMIT_PER_IP = 1
+    address = f"203.0.113.{uuid.uuid4().int % 250}"
+    assert (
+        post(client, pk_only(with_origin), {"traceId": "t", "value": 1}, origin=APP, address=address).status_code == 200
+    )
+    limited = post(client, pk_only(with_origin), {"traceId": "t", "value": 1}, origin=APP, address=address)
+    assert "address" in assert_error(limited, 429)["message"]
+    assert limited["Access-Control-Allow-Origin"] == APP and limited["Vary"] == "Origin"
+    assert 1 <= int(limited["Retry-After"]) <= settings.FEEDBACK_RATE_LIMIT_WINDOW_SECONDS + 1
+    assert "retry-after" in _exposed(limited)  # without this, fetch() hides Retry-After from the page
+    # an origin no project allows learns nothing, limited or not
+    elsewhere = post(
+        client, pk_only(with_origin), {"traceId": "t", "value": 1}, origin="https://evil.example", address=address
+    )
+    assert_error(elsewhere, 429)
+    assert "Access-Control-Allow-Origin" not in elsewhere
+    # a bad key is refused before its project is known: readable too
+    unknown = post(
+        client,
+        "Basic " + base64.b64encode(b"pk-unknown:").decode(),
+        {"traceId": "t", "value": 1},
+        origin=APP,
+        address=f"198.18.1.{uuid.uuid4().int % 250}",
+    )
+    assert_error(unknown, 401)
+    assert unknown["Access-Control-Allow-Origin"] == APP
+    assert Score.objects.filter(project_id=with_origin.project.pk).count() == 1
 
 
 def test_client_address_behind_a_proxy_is_the_last_forwarded_hop(client: Client, acme: Tenant, settings: Any) -> None:
@@ -245,11 +320,15 @@ def test_public_key_alone_is_refused_everywhere_else(client: Client, acme: Tenan
     for expected in ("/api/public/traces", "/api/public/ingestion", "/v1/traces", "/api/public/score-configs"):
         assert expected in paths
     auth = pk_only(acme)
+    tried: set[str] = set()
     for path in paths:
-        for method in ("get", "post", "patch", "delete"):
+        for method in ("get", "head", "post", "put", "patch", "delete"):
             response = client.generic(method.upper(), path, "{}", "application/json", HTTP_AUTHORIZATION=auth)
             if response.status_code == 405:
                 continue  # the method does not exist there at all
+            tried.add(method)
             assert response.status_code == 401, (method, path, response.status_code, response.content)
-            assert response.json()["error"] == "unauthorized"
+            if method != "head":  # a HEAD answer has no body to read
+                assert response.json()["error"] == "unauthorized"
+    assert tried == {"get", "head", "post", "put", "patch", "delete"}
     assert not Score.objects.exists()

@@ -181,12 +181,18 @@ class FeedbackView(PublicApiView):
                     f"Origin {origin} may not send feedback for this project: add it under Project settings → "
                     "Feedback allowed origins."
                 )
-            self.allowed_origin = origin  # from here on, answers (429 and 400 included) are readable by the page
+            self.allowed_origin = origin  # the key's project allows it: no need to ask again when answering
         _throttle("key", str(request.user.key_id), settings.FEEDBACK_RATE_LIMIT_PER_KEY, "key")
 
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        """Every answer (429, 401, 403, 400 included) carries CORS headers when some project allows the origin, the
+        preflight's rule: otherwise the page's fetch sees a network error instead of, say, a 429 and its Retry-After.
+        Whether this origin may write to this key's project was decided in `initial`, before anything was stored."""
         response = super().finalize_response(request, response, *args, **kwargs)
-        return _cors(response, self.allowed_origin) if self.allowed_origin else response
+        origin = self.allowed_origin or _origin(request)
+        if origin is not None and (origin == self.allowed_origin or sel.any_project_allows_origin(origin=origin)):
+            _cors(response, origin)
+        return response
 
     @extend_schema(
         operation_id="feedback_create",

@@ -354,8 +354,36 @@ def cost_text(cost: Decimal | float | None) -> str:
     return f"${value:.4f}" if value >= 0.01 else f"${value:.6f}".rstrip("0")
 
 
-def score_text(*, value: float | None, string_value: str | None, data_type: str) -> str:
-    """A score as a badge shows it: categories and booleans by label, numbers to four significant digits."""
+THUMB_UP = "👍 Up"
+THUMB_DOWN = "👎 Down"
+
+
+def is_thumb(*, name: str, data_type: str, source: str | None) -> bool:
+    """End-user feedback (any BOOLEAN score from FEEDBACK, e.g. the widget's `user-feedback`) and the score
+    panel's `thumbs` read as a thumb up or down, not as True/False."""
+    return data_type == "BOOLEAN" and (source == "FEEDBACK" or name == "thumbs")
+
+
+def thumb_text(value: float | None) -> str:
+    return THUMB_UP if value == 1 else THUMB_DOWN
+
+
+def thumbs_summary(*, up: int, down: int) -> str:
+    """Several thumbs under one name: one verdict as such, a mix as counts ("👍 2 · 👎 1")."""
+    if up and down:
+        return f"👍 {up} · 👎 {down}"
+    verdict = THUMB_UP if up else THUMB_DOWN
+    count = up or down
+    return verdict if count == 1 else f"{verdict} ({count})"
+
+
+def score_text(
+    *, value: float | None, string_value: str | None, data_type: str, name: str = "", source: str | None = None
+) -> str:
+    """A score as a badge shows it: thumbs as 👍 Up / 👎 Down, categories and booleans by label, numbers to four
+    significant digits."""
+    if is_thumb(name=name, data_type=data_type, source=source):
+        return thumb_text(value)
     if data_type in ("CATEGORICAL", "BOOLEAN", "TEXT") and string_value:
         return string_value
     return "—" if value is None else f"{value:.4g}"

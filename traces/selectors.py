@@ -929,6 +929,8 @@ class TraceScore:
     average: float | None  # numeric and boolean scores
     count: int
     labels: tuple[str, ...]  # categorical and text scores: their distinct values
+    thumbs_up: int = 0  # thumbs (render.is_thumb: FEEDBACK booleans and `thumbs`) are shown as such, not averaged
+    thumbs_down: int = 0
 
 
 @dataclass(frozen=True)
@@ -1020,6 +1022,7 @@ def trace_scores_by_trace(*, project_id: int, trace_ids: list[str]) -> dict[str,
     """Scores of these traces (their observations' included), aggregated by name. One query."""
     if not trace_ids:
         return {}
+    thumb = Q(data_type=ScoreDataType.BOOLEAN) & (Q(source=ScoreSource.FEEDBACK) | Q(name="thumbs"))
     rows = (
         Score.objects.filter(project_id=project_id, trace_id__in=trace_ids)
         .values("trace_id", "name")
@@ -1032,13 +1035,22 @@ def trace_scores_by_trace(*, project_id: int, trace_ids: list[str]) -> dict[str,
                 filter=Q(data_type__in=[ScoreDataType.CATEGORICAL, ScoreDataType.TEXT], string_value__isnull=False),
                 default=Value([]),
             ),
+            thumbs_up=Count("id", filter=thumb & Q(value=1)),
+            thumbs_down=Count("id", filter=thumb & ~Q(value=1)),
         )
         .order_by("trace_id", "name")
     )
     summary: dict[str, list[TraceScore]] = defaultdict(list)
     for row in rows:
         summary[row["trace_id"]].append(
-            TraceScore(name=row["name"], average=row["average"], count=row["count"], labels=tuple(row["labels"]))
+            TraceScore(
+                name=row["name"],
+                average=row["average"],
+                count=row["count"],
+                labels=tuple(row["labels"]),
+                thumbs_up=row["thumbs_up"],
+                thumbs_down=row["thumbs_down"],
+            )
         )
     return summary
 

@@ -99,6 +99,10 @@ def test_thumbs_down_from_another_origin_lands_on_the_trace(
     expect(feedback).to_be_visible()
     expect(feedback).to_contain_text("FEEDBACK")
     expect(feedback).to_contain_text("It should have cited a source.")
+    # …as a thumbs-down, not as a bare boolean
+    expect(feedback.locator(".score-value")).to_have_text("👎 Down")
+    expect(feedback.locator(".score-value")).to_have_class("score-value is-false")
+    expect(page.locator(".trace-chips .score-chip")).to_have_text("user-feedback: 👎 Down")
     assert_only_local_requests(page)
 
 
@@ -113,6 +117,38 @@ def test_widget_reports_failure_when_the_origin_is_not_allowed(
     widget.get_by_role("button", name="Helpful", exact=True).click()
     expect(widget.get_by_role("status")).to_have_text("Sorry, your feedback could not be sent. Please try again.")
     expect(widget).to_have_attribute("data-state", "failed")
+    assert not Score.objects.exists()
+
+
+def test_widget_says_too_many_requests_on_a_429_and_the_page_can_read_retry_after(
+    e2e_page: Any, live_server: Any, acme: Tenant, other_origin: str, settings: Any
+) -> None:
+    """The per-address limit answers before the key's project is known; the answer still carries CORS headers,
+    so the widget shows its "too many requests" message rather than a generic failure."""
+    from playwright.sync_api import expect
+
+    acme.project.allowed_origins = [other_origin]
+    acme.project.save(update_fields=["allowed_origins"])
+    settings.FEEDBACK_RATE_LIMIT_PER_IP = 0  # every request from this browser is over the limit
+
+    page = e2e_page
+    page.goto(other_origin)
+    widget = page.get_by_role("group", name="Was this helpful?")
+    widget.get_by_role("button", name="Helpful", exact=True).click()
+    expect(widget.get_by_role("status")).to_have_text("Too many requests; please try again in a moment.")
+    expect(widget).to_have_attribute("data-state", "failed")
+    status, retry_after = page.evaluate(
+        """async ({host, key}) => {
+            const response = await fetch(host + "/api/public/feedback", {
+                method: "POST", mode: "cors", credentials: "omit",
+                headers: {"Content-Type": "application/json", "Authorization": "Basic " + btoa(key + ":")},
+                body: JSON.stringify({traceId: "t", value: 1})
+            });
+            return [response.status, response.headers.get("Retry-After")];
+        }""",
+        {"host": live_server.url, "key": acme.public_key},
+    )
+    assert status == 429 and int(retry_after) >= 1
     assert not Score.objects.exists()
 
 
