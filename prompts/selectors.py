@@ -155,6 +155,11 @@ class LabelState:
         return self.name in PROTECTED_LABELS
 
     @property
+    def admin_only(self) -> bool:
+        """Only admins change it: a protected label, or any split (moving, rolling back or removing ends it)."""
+        return self.protected or self.is_split
+
+    @property
     def serves(self) -> list[Variant]:
         """The traffic share per version, as an editor shows it."""
         return self.variants or [Variant(version=self.version, weight=100)]

@@ -2,8 +2,10 @@
 
 Roles are enforced here, by the `actor_role` every service takes (pages pass `request.role`):
 viewers only read; members create versions and move labels other than PROTECTED_LABELS; admins and owners
-also move `production` and set, promote or end splits. An API key acts as an admin of its own project
-(the public API passes `Role.ADMIN` with `actor_api_key_id`). `latest` is moved by the registry only.
+also move `production` and set, promote or end splits. Any change to a label that is currently a split (a
+move, a rollback, a removal) ends the split, so it needs an admin too (`_require_label`). An API key acts as
+an admin of its own project (the public API passes `Role.ADMIN` with `actor_api_key_id`). `latest` is moved
+by the registry only.
 
 Every label change is one transaction, locks the prompt row (two writers of one prompt queue up), is
 audit-logged with who, when, from what and to what (`prompt.label.set`, `prompt.split.set`,
@@ -48,6 +50,13 @@ def _require(actor_role: str, needed: str, what: str) -> None:
 
 def _label_role(label: str) -> str:
     return Role.ADMIN if label in PROTECTED_LABELS else Role.MEMBER
+
+
+def _require_label(actor_role: str, before: LabelState | None, what: str) -> None:
+    """Checked under the prompt lock against the label's current state: a change that would end a split is
+    split editing, which is for admins, whatever the label."""
+    if before is not None and before.is_split:
+        _require(actor_role, Role.ADMIN, f"{what} (it is a split; changing it ends the split)")
 
 
 def _invalidate(project_id: int) -> None:
@@ -171,7 +180,9 @@ def prompt_version_create(
         references=references,
     )
     _point(prompt, LATEST_LABEL, version)
-    _labels_point(prompt, project, labels, version, actor=author, actor_api_key_id=actor_api_key_id)
+    _labels_point(
+        prompt, project, labels, version, actor=author, actor_api_key_id=actor_api_key_id, actor_role=actor_role
+    )
     _check_composition(version)
     _invalidate(project.pk)
     return version
@@ -185,12 +196,15 @@ def _labels_point(
     *,
     actor: User | None,
     actor_api_key_id: int | None,
+    actor_role: str,
 ) -> None:
-    """Points each label at `version`, audit-logging each move; a label already there is left alone."""
+    """Points each label at `version`, audit-logging each move; a label already there is left alone.
+    Moving a label that is a split ends the split: admins only."""
     for label in labels:
         before = _current_state(prompt, label)
         if before and not before.is_split and before.version == version.version:
             continue
+        _require_label(actor_role, before, f"Moving the '{label}' label")
         _point(prompt, label, version)
         _audit(
             prompt=prompt,
@@ -220,7 +234,9 @@ def prompt_labels_add(
     for label in labels:
         _require(actor_role, _label_role(label), f"Moving the '{label}' label")
     prompt, project = _locked_prompt(version.prompt)
-    _labels_point(prompt, project, labels, version, actor=actor, actor_api_key_id=actor_api_key_id)
+    _labels_point(
+        prompt, project, labels, version, actor=actor, actor_api_key_id=actor_api_key_id, actor_role=actor_role
+    )
     _check_composition(version)
     prompt.save(update_fields=["updated_at"])
     _invalidate(project.pk)
@@ -244,6 +260,7 @@ def prompt_label_delete(
     before = _current_state(prompt, label)
     if before is None:
         raise PromptNotFound(f"Prompt '{prompt.name}' has no label '{label}'.", "label")
+    _require_label(actor_role, before, f"Removing the '{label}' label")
     includer = (
         PromptVersion.objects.filter(
             prompt__project_id=prompt.project_id, references__contains=[{"name": prompt.name, "label": label}]
@@ -356,6 +373,7 @@ def _single_version_change(
     before = _current_state(prompt, label)
     if before is None:
         raise PromptNotFound(f"Prompt '{prompt.name}' has no label '{label}'.", "label")
+    _require_label(actor_role, before, what)
     target: PromptVersion = pick(prompt, before)
     if before.is_split or before.version != target.version:
         _point(prompt, label, target)

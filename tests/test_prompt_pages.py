@@ -330,6 +330,37 @@ def test_label_actions_follow_roles_and_are_audited(alice_client: Client, bob_cl
     assert AuditEvent.objects.filter(action="prompt.split.set").get().actor.email == "alice@example.com"
 
 
+def test_members_see_no_actions_on_a_split_and_are_refused(alice_client: Client, bob_client: Client, acme: Any) -> None:
+    _version(acme, "support/answer", _chat("v1"), labels=["staging"])
+    _version(acme, "support/answer", _chat("v2"))
+    prompt = Prompt.objects.get(project=acme.project, name="support/answer")
+    split = [{"version": 1, "weight": 80}, {"version": 2, "weight": 20}]
+    prompt_split_set(prompt=prompt, label="staging", variants=split, actor_role=Role.ADMIN)
+    pid = acme.project.pk
+    detail = reverse("prompt-detail", args=[pid, "support/answer"])
+
+    def staging_row(client: Client) -> str:
+        page = client.get(detail).content.decode()
+        return page.split('<tr data-label="staging">')[1].split("</tr>")[0]
+
+    row = staging_row(bob_client)
+    assert "A split: only admins change it." in row
+    for control in ('value="set"', 'value="rollback"', 'value="delete"', 'value="promote"'):
+        assert control not in row
+    admin_row = staging_row(alice_client)
+    assert 'value="set"' in admin_row and 'value="rollback"' in admin_row and 'value="delete"' in admin_row
+    assert "only admins change it" not in admin_row
+
+    url = reverse("prompt-label-action", args=[pid])
+    base = {"name": "support/answer", "label": "staging"}
+    for op in ({"op": "set", "version": 2}, {"op": "rollback"}, {"op": "rollback", "version": 1}, {"op": "delete"}):
+        assert bob_client.post(url, {**base, **op}).status_code == 403, op
+    editor = {"name": "support/answer", "type": "chat", "role": ["user"], "content": ["v3"], "labels": ["staging"]}
+    assert bob_client.post(reverse("prompt-editor", args=[pid]), editor).status_code == 403
+    assert prompt.versions.count() == 2
+    assert "v1</a> 80%" in alice_client.get(detail).content.decode()  # still the split
+
+
 # --- diff -------------------------------------------------------------------------------------------
 
 

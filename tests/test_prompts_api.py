@@ -336,3 +336,42 @@ def test_roles_in_services(acme: Tenant, alice: Any, bob: Any) -> None:
     assert selectors.prompt_version_get(prompt=prompt, version=1).author == bob
     labels = {state.name: state.version for state in selectors.prompt_label_states(prompt=prompt)}
     assert labels == {"latest": 2, "production": 1, "reviewed": 1, "staging": 1}
+
+
+def test_members_cannot_end_a_split_on_any_label(acme: Tenant, alice: Any, bob: Any) -> None:
+    """Moving, rolling back or removing a split label ends the split: split editing, for admins only."""
+    services.prompt_version_create(
+        project=acme.project, name="s", content="one", labels=["staging"], author=bob, actor_role=Role.MEMBER
+    )
+    v2 = services.prompt_version_create(project=acme.project, name="s", content="two", actor_role=Role.MEMBER)
+    prompt = selectors.prompt_get(project_id=acme.project.pk, name="s")
+    split = [{"version": 1, "weight": 50}, {"version": 2, "weight": 50}]
+    services.prompt_split_set(prompt=prompt, label="staging", variants=split, actor=alice, actor_role=Role.ADMIN)
+    member = {"actor_role": Role.MEMBER}
+    audited = AuditEvent.objects.filter(action__startswith="prompt.").count()
+    refusals = {
+        "labels_add": lambda: services.prompt_labels_add(version=v2, labels=["staging"], actor=bob, **member),
+        "version_create": lambda: services.prompt_version_create(
+            project=acme.project, name="s", content="three", labels=["staging"], author=bob, **member
+        ),
+        "rollback": lambda: services.prompt_label_rollback(prompt=prompt, label="staging", actor=bob, **member),
+        "rollback_to": lambda: services.prompt_label_rollback(
+            prompt=prompt, label="staging", version=2, actor=bob, **member
+        ),
+        "delete": lambda: services.prompt_label_delete(prompt=prompt, label="staging", actor=bob, **member),
+    }
+    for what, refused in refusals.items():
+        with pytest.raises(PromptForbidden, match="it is a split"):
+            refused()
+        state = selectors.prompt_label_state(prompt=prompt, label="staging")
+        assert [(v.version, v.weight) for v in state.serves] == [(1, 50), (2, 50)], what
+    assert prompt.versions.count() == 2  # the refused create left no version behind
+    assert AuditEvent.objects.filter(action__startswith="prompt.").count() == audited
+
+    # An admin ends it by moving the label; a plain label is the members' again.
+    services.prompt_labels_add(version=v2, labels=["staging"], actor=alice, actor_role=Role.ADMIN)
+    state = services.prompt_label_rollback(prompt=prompt, label="staging", actor=bob, **member)
+    assert not state.is_split and state.version == 1
+    services.prompt_label_delete(prompt=prompt, label="staging", actor=bob, **member)
+    assert [s.name for s in selectors.prompt_label_states(prompt=prompt)] == ["latest"]
+
