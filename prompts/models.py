@@ -32,7 +32,8 @@ class Prompt(models.Model):
 
 
 class PromptVersion(models.Model):
-    """Never changed once written: a new edit is a new version."""
+    """Never changed once written: a new edit is a new version. PostgreSQL enforces it (migration 0003: a
+    trigger refuses any UPDATE, except the author set to NULL when that user is deleted)."""
 
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="versions")
     version = models.PositiveIntegerField()

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from projects.models import AuditEvent, Role
+from projects.services import user_create
 from prompts import selectors, services
 from prompts.errors import PromptForbidden
 from prompts.models import PromptVersion
@@ -375,3 +376,34 @@ def test_members_cannot_end_a_split_on_any_label(acme: Tenant, alice: Any, bob: 
     services.prompt_label_delete(prompt=prompt, label="staging", actor=bob, **member)
     assert [s.name for s in selectors.prompt_label_states(prompt=prompt)] == ["latest"]
 
+
+def test_versions_are_immutable_in_the_database(acme: Tenant) -> None:
+    """A trigger refuses any UPDATE of a version (ORM, raw SQL, admin alike); only a deleted author is let go."""
+    author = user_create(email="ada@example.com", password="pw-ada-12345", name="Ada")
+    version = services.prompt_version_create(
+        project=acme.project, name="frozen", content="one {{x}}", config={"temperature": 0.1}, author=author
+    )
+    changes: list[dict[str, Any]] = [
+        {"content": "two"},
+        {"config": {"temperature": 0.9}},
+        {"commit_message": "rewritten"},
+        {"version": 7},
+        {"variables": []},
+        {"references": [{"name": "other", "label": "production"}]},
+        {"author": user_create(email="eve@example.com", password="pw-eve-12345", name="Eve")},
+    ]
+    for change in changes:
+        with pytest.raises(IntegrityError, match="prompt versions are immutable"), transaction.atomic():
+            PromptVersion.objects.filter(pk=version.pk).update(**change)
+    version.content = "edited through save()"
+    with pytest.raises(IntegrityError, match="immutable"), transaction.atomic():
+        version.save()
+    with pytest.raises(IntegrityError, match="immutable"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE prompts_promptversion SET content = '\"raw\"'::jsonb WHERE id = %s", [version.pk])
+    stored = PromptVersion.objects.get(pk=version.pk)
+    assert (stored.content, stored.config, stored.variables) == ("one {{x}}", {"temperature": 0.1}, ["x"])
+
+    # Deleting the author is the one change allowed: the version stays, without an author.
+    author.delete()
+    assert PromptVersion.objects.get(pk=version.pk).author is None
+    assert selectors.prompt_resolve(project_id=acme.project.pk, name="frozen", version=1).body["prompt"] == "one {{x}}"
