@@ -1,8 +1,8 @@
 """The real Langfuse Python SDK, v4 (main venv) and v5 (its own venv), managing prompts on a live Sightline.
 
 Both run tests/sdk/prompts_client.py as a subprocess against pytest-django's live_server: create_prompt (text
-and chat), get_prompt by label and by version, compile() with variables and placeholders, update_prompt, and
-the fallback a 404 triggers. v5's venv is built by the fixture in tests/test_sdk_langfuse_v5.py.
+and chat), get_prompt by label and by version (a chat prompt too), compile() with variables and placeholders,
+update_prompt, and the fallback a 404 triggers. v5's venv is built by the fixture in tests/test_sdk_langfuse_v5.py.
 """
 
 from __future__ import annotations
@@ -50,6 +50,22 @@ def _assert_prompt_journey(out: dict[str, Any], tenant: Tenant) -> None:
             {"role": "user", "content": "Where is the gold?"},
         ],
     }
+    # A chat prompt by version: the SDK's ChatPromptClient, placeholder and all, and v1 although v2 exists.
+    assert out["chat_by_version"] == {
+        "version": 1,
+        "type": "ChatPromptClient",
+        "prompt": [
+            {"type": "message", "role": "system", "content": "You are {{persona}}."},
+            {"type": "placeholder", "name": "history"},
+            {"type": "message", "role": "user", "content": "{{question}}"},
+        ],
+        "labels": ["staging"],
+        "compiled": [
+            {"role": "system", "content": "You are a clerk."},
+            {"role": "user", "content": "hi"},
+            {"role": "user", "content": "Any news?"},
+        ],
+    }
     assert out["by_version"] == "Answer {{question}} briefly."
     assert out["by_label_latest"] == 2
     assert out["production_before_update"] == 1
@@ -64,6 +80,7 @@ def _assert_prompt_journey(out: dict[str, Any], tenant: Tenant) -> None:
         ("support/answer", 1, "text"),
         ("support/answer", 2, "text"),
         ("support/chat", 1, "chat"),
+        ("support/chat", 2, "chat"),
     ]
     assert stored[0].commit_message == "first" and stored[0].prompt.tags == ["sdk"]
 

@@ -55,6 +55,16 @@ def main() -> int:
         "version": chat.version,
         "compiled": chat.compile(persona="a pirate", question="Where is the gold?", history=HISTORY),
     }
+    # A second chat version, so fetching version 1 must not be answered with the newest one.
+    langfuse.create_prompt(name="support/chat", type="chat", prompt=[{"role": "system", "content": "Be {{mood}}."}])
+    chat_v1 = langfuse.get_prompt("support/chat", type="chat", version=1, cache_ttl_seconds=0)
+    out["chat_by_version"] = {
+        "version": chat_v1.version,
+        "type": type(chat_v1).__name__,
+        "prompt": chat_v1.prompt,
+        "labels": sorted(chat_v1.labels),
+        "compiled": chat_v1.compile(persona="a clerk", question="Any news?", history=HISTORY[:1]),
+    }
 
     langfuse.create_prompt(name="support/answer", type="text", prompt="Answer {{question}} briefly.")
     out["by_version"] = langfuse.get_prompt("support/answer", version=2, cache_ttl_seconds=0).prompt
