@@ -26,7 +26,7 @@ def _create(tenant: Any, actor: Any, *, base_url: str, api_key: str = DEFAULT_AP
     return llm_connection_create(
         project=tenant.project,
         name=extra.pop("name", "Local"),
-        provider="openai-compatible",
+        provider=extra.pop("provider", "openai-compatible"),
         base_url=base_url,
         api_key=api_key,
         model_names=["local-echo"],
@@ -139,6 +139,35 @@ def test_without_a_model_list_the_check_sends_a_one_token_completion(acme: Any, 
         saved.model_names = []  # nothing to try: the 404 is reported
         check = llm.connection_check(saved)
         assert not check.ok and "404 Not Found: check the base URL" in check.message
+
+
+def test_openai_connections_call_their_base_url_or_the_public_api(
+    alice_client: Client, acme: Any, alice: Any, llm_server: LLMServer
+) -> None:
+    # provider="openai" with a base URL (a corporate proxy, a regional endpoint): everything goes there.
+    saved = _create(acme, alice, base_url=llm_server.url, name="OpenAI via proxy", provider="openai")
+    assert saved.provider == "openai"
+    check = llm.connection_check(saved)
+    assert check.ok, check.message
+    assert check.message == "Connected: 2 models available." and check.models == ["local-echo", "local-small"]
+    request = llm_server.requests[-1]
+    assert request["path"] == "/v1/models" and request["headers"]["authorization"] == f"Bearer {DEFAULT_API_KEY}"
+    pieces = list(
+        llm.chat_stream(
+            connection=saved, model="local-echo", messages=[{"role": "user", "content": "via OpenAI"}], parameters={}
+        )
+    )
+    assert "".join(piece.text for piece in pieces) == "Echo: via OpenAI"
+    assert llm_server.requests[-1]["path"] == "/v1/chat/completions"
+
+    # No base URL: OpenAI's own API, resolved without any request being made (none may leave the suite).
+    calls = len(llm_server.requests)
+    public = _create(acme, alice, base_url="", name="OpenAI", provider="openai")
+    assert llm.connection_endpoint(public) == llm.OPENAI_BASE_URL == "https://api.openai.com/v1"
+    assert str(llm.client_for(public).base_url) == "https://api.openai.com/v1/"
+    page = alice_client.get(reverse("project-llm-connections", args=[acme.project.pk])).content.decode()
+    assert '<code class="small">https://api.openai.com/v1</code>' in page
+    assert len(llm_server.requests) == calls
 
 
 def test_azure_connections_call_the_deployment(acme: Any, alice: Any, llm_server: LLMServer) -> None:
