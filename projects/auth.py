@@ -6,7 +6,10 @@ import base64
 import binascii
 import functools
 import logging
+import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -18,11 +21,21 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from projects.models import ApiKey, Role
-from projects.selectors import ApiPrincipal, api_key_lookup, project_for_user, secret_matches
+from projects.selectors import (
+    ApiPrincipal,
+    api_key_cache_key,
+    api_key_known,
+    api_key_lookup,
+    api_key_remember,
+    api_key_still_valid,
+    project_for_user,
+    secret_matches,
+)
 
 log = logging.getLogger(__name__)
 
 LAST_USED_RESOLUTION_SECONDS = 60
+INVALID_KEY = "Invalid API key: unknown, revoked, or wrong secret."
 
 
 def parse_basic_auth(header: str) -> tuple[str, str] | None:
@@ -37,36 +50,97 @@ def parse_basic_auth(header: str) -> tuple[str, str] | None:
     return (public, secret) if sep else None
 
 
+# Key id → when this process last wrote its last_used_at (time.monotonic()).
+_last_touched: dict[int, float] = {}
+_touch_lock = threading.Lock()
+
+
 def _touch(principal: ApiPrincipal) -> None:
-    """Records last use at most once a minute per key, so ingestion does not write on every request."""
-    try:
-        first = cache.add(f"apikey-used:{principal.key_id}", 1, LAST_USED_RESOLUTION_SECONDS)
-    except Exception:
-        return
-    if first:
-        ApiKey.objects.filter(pk=principal.key_id).update(last_used_at=timezone.now())
+    """Records last use at most once a minute per key and process, kept in process memory: no cache round
+    trip per request (a warm prompt fetch is one round trip in all) and one UPDATE a minute at most."""
+    now = time.monotonic()
+    with _touch_lock:
+        last = _last_touched.get(principal.key_id)
+        if last is not None and now - last < LAST_USED_RESOLUTION_SECONDS:
+            return
+        if len(_last_touched) > 10_000:  # bounded: forgetting only means one early write
+            _last_touched.clear()
+        _last_touched[principal.key_id] = now
+    ApiKey.objects.filter(pk=principal.key_id).update(last_used_at=timezone.now())
+
+
+def _credentials(request: Request) -> tuple[str, str]:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header:
+        raise exceptions.NotAuthenticated(
+            "Send HTTP Basic auth with your project's public key as user and secret key as password."
+        )
+    credentials = parse_basic_auth(header)
+    if credentials is None:
+        raise exceptions.AuthenticationFailed("Authorization must be HTTP Basic with public_key:secret_key.")
+    return credentials
+
+
+@dataclass
+class ApiKeyCheck:
+    """A key accepted from this process's memory, still to be confirmed against its cache entry.
+
+    The view reads `cache_key` in the cache round trip it makes anyway and passes the value to `check`
+    (a prompt fetch: `prompt_resolve(key_check=…)`). `confirm` reads it on its own, for answers that
+    never reached that read (an error).
+    """
+
+    principal: ApiPrincipal
+    done: bool = False
+
+    @property
+    def cache_key(self) -> str:
+        return api_key_cache_key(self.principal.public_key)
+
+    def check(self, cached: Any) -> None:
+        """Raises AuthenticationFailed (401) unless the key is still active; records its use if it is."""
+        self.done = True
+        if not api_key_still_valid(principal=self.principal, cached=cached):
+            raise exceptions.AuthenticationFailed(INVALID_KEY)
+        _touch(self.principal)
+
+    def confirm(self) -> None:
+        if self.done:
+            return
+        try:
+            cached = cache.get(self.cache_key)
+        except Exception:  # an outage: the database decides
+            log.warning("api key cache unavailable", exc_info=True)
+            cached = None
+        self.check(cached)
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
-    """HTTP Basic `public:secret`, as the Langfuse SDKs and OTLP exporters send it."""
+    """HTTP Basic `public:secret`, as the Langfuse SDKs and OTLP exporters send it.
+
+    `check_in_view=True` is for a view that answers from one cache round trip (GET of one prompt): a key
+    this process has already verified then costs no round trip of its own. `request.auth` is an ApiKeyCheck
+    the view must settle in its own cache read, so a revoked key is refused at once, in every process; it is
+    None when the key was looked up as usual.
+    """
 
     www_authenticate_realm = "Sightline"
 
-    def authenticate(self, request: Request) -> tuple[ApiPrincipal, ApiPrincipal]:
-        header = request.META.get("HTTP_AUTHORIZATION", "")
-        if not header:
-            raise exceptions.NotAuthenticated(
-                "Send HTTP Basic auth with your project's public key as user and secret key as password."
-            )
-        credentials = parse_basic_auth(header)
-        if credentials is None:
-            raise exceptions.AuthenticationFailed("Authorization must be HTTP Basic with public_key:secret_key.")
-        public_key, secret = credentials
+    def __init__(self, *, check_in_view: bool = False) -> None:
+        self.check_in_view = check_in_view
+
+    def authenticate(self, request: Request) -> tuple[ApiPrincipal, Any]:
+        public_key, secret = _credentials(request)
+        if self.check_in_view:
+            known = api_key_known(public_key=public_key)
+            if known is not None and secret_matches(principal=known, secret=secret):
+                return known, ApiKeyCheck(principal=known)  # its use is recorded once the check passes
         principal = api_key_lookup(public_key=public_key)
         if principal is None or not secret_matches(principal=principal, secret=secret):
-            raise exceptions.AuthenticationFailed("Invalid API key: unknown, revoked, or wrong secret.")
+            raise exceptions.AuthenticationFailed(INVALID_KEY)
+        api_key_remember(principal=principal)
         _touch(principal)
-        return principal, principal
+        return principal, None if self.check_in_view else principal
 
     def authenticate_header(self, request: Request) -> str:
         return f'Basic realm="{self.www_authenticate_realm}"'

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hmac
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -29,7 +32,8 @@ class ApiPrincipal:
     is_authenticated = True
 
 
-def _cache_key(public_key: str) -> str:
+def api_key_cache_key(public_key: str) -> str:
+    """The key's cache entry: the principal, `{}` for an unknown key; revocation deletes it."""
     return f"apikey:{public_key}"
 
 
@@ -40,12 +44,17 @@ def api_key_lookup(*, public_key: str) -> ApiPrincipal | None:
     keeps working.
     """
     try:
-        cached = cache.get(_cache_key(public_key))
+        cached = cache.get(api_key_cache_key(public_key))
     except Exception:  # any cache outage degrades to the database
         log.warning("api key cache unavailable", exc_info=True)
         cached = None
     if cached is not None:
         return ApiPrincipal(**cached) if cached else None
+    return api_key_load(public_key=public_key)
+
+
+def api_key_load(*, public_key: str) -> ApiPrincipal | None:
+    """The active key from the database (one indexed query), written back to the cache."""
     row = (
         ApiKey.objects.filter(public_key=public_key, revoked_at__isnull=True)
         .values("id", "project_id", "project__organization_id", "public_key", "secret_hash")
@@ -64,7 +73,7 @@ def api_key_lookup(*, public_key: str) -> ApiPrincipal | None:
     )
     try:
         # Unknown keys are cached briefly too ({}), so a flood of bad keys does not reach PostgreSQL.
-        cache.set(_cache_key(public_key), asdict(principal) if principal else {}, settings.API_KEY_CACHE_SECONDS)
+        cache.set(api_key_cache_key(public_key), asdict(principal) if principal else {}, settings.API_KEY_CACHE_SECONDS)
     except Exception:
         log.warning("api key cache unavailable", exc_info=True)
     return principal
@@ -72,9 +81,48 @@ def api_key_lookup(*, public_key: str) -> ApiPrincipal | None:
 
 def api_key_cache_forget(*, public_key: str) -> None:
     try:
-        cache.delete(_cache_key(public_key))
+        cache.delete(api_key_cache_key(public_key))
     except Exception:
         log.warning("api key cache unavailable; revocation relies on the cache timeout", exc_info=True)
+
+
+# Keys this process has seen valid, by public key. Never trusted alone: a caller that accepts a key from
+# here confirms it with `api_key_still_valid` against the cache entry, read in a round trip it makes anyway
+# (a prompt fetch's get_many), so revocation, which deletes that entry, still applies at once.
+KNOWN_KEYS_MAX = 1024
+_known: OrderedDict[str, ApiPrincipal] = OrderedDict()
+_known_lock = threading.Lock()
+
+
+def api_key_known(*, public_key: str) -> ApiPrincipal | None:
+    with _known_lock:
+        principal = _known.get(public_key)
+        if principal is not None:
+            _known.move_to_end(public_key)
+        return principal
+
+
+def api_key_remember(*, principal: ApiPrincipal) -> None:
+    with _known_lock:
+        _known[principal.public_key] = principal
+        _known.move_to_end(principal.public_key)
+        while len(_known) > KNOWN_KEYS_MAX:
+            _known.popitem(last=False)
+
+
+def api_key_still_valid(*, principal: ApiPrincipal, cached: Any) -> bool:
+    """Whether a key taken from this process's memory is still active, given what the cache holds for it now
+    (None: absent or unreadable). The cache entry as written means yes; anything else (revoked and deleted,
+    expired, evicted, Redis down) is settled by the database, and the cache entry is written again."""
+    if cached == asdict(principal):
+        return True
+    with _known_lock:
+        _known.pop(principal.public_key, None)
+    fresh = api_key_load(public_key=principal.public_key)
+    if fresh is None or fresh != principal:
+        return False
+    api_key_remember(principal=fresh)
+    return True
 
 
 def secret_matches(*, principal: ApiPrincipal, secret: str) -> bool:

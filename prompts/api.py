@@ -5,7 +5,9 @@ admin there (it may move `production` and edit splits); another project's prompt
 folders: `support%2Fanswer` and a raw `support/answer` reach the same prompt.
 
 GET of one prompt answers with an ETag and `Cache-Control: private, no-cache`: clients revalidate with
-If-None-Match and get a 304 without a body. A warm fetch costs one cache round trip and no query.
+If-None-Match and get a 304 without a body. A warm fetch costs one cache round trip and no query: its key,
+once this process has verified it, is confirmed in the prompt's own cache read
+(`ApiKeyAuthentication(check_in_view=True)`), and last use is recorded in process memory.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from projects.api_errors import error_body
+from projects.auth import ApiKeyAuthentication, ApiKeyCheck
 from projects.models import Project, Role
 from prompts import selectors, services
 from prompts.errors import PromptError
@@ -129,6 +133,20 @@ class PromptsView(PromptApiView):
 
 
 class PromptView(PromptApiView):
+    def get_authenticators(self) -> list[ApiKeyAuthentication]:
+        return [ApiKeyAuthentication(check_in_view=True)]
+
+    def handle_exception(self, exc: Exception) -> Response:
+        # An answer that never reached the prompt's cache read still confirms a key taken from memory,
+        # so a revoked key gets 401, never a 400 or 404.
+        check = getattr(self.request, "auth", None)
+        if isinstance(check, ApiKeyCheck) and not check.done:
+            try:
+                check.confirm()
+            except AuthenticationFailed as refused:
+                exc = refused
+        return super().handle_exception(exc)
+
     @extend_schema(
         operation_id="prompts_get",
         summary="Get a prompt by label (default production) or version; assignmentKey picks a split's arm",
@@ -156,6 +174,7 @@ class PromptView(PromptApiView):
             version=version,
             assignment_key=assignment_key,
             resolve=params.get("resolve", "true").lower() != "false",
+            key_check=request.auth if isinstance(request.auth, ApiKeyCheck) else None,
         )
         headers = {"ETag": served.etag, "Cache-Control": CACHE_CONTROL}
         if_none_match = request.headers.get("If-None-Match", "")

@@ -4,9 +4,10 @@ Every read is scoped by project: another project's prompt is reported as missing
 forbidden, so names reveal nothing.
 
 Serving (`prompt_resolve`) is cached in Redis per project + name + label|version. A warm fetch is one cache
-round trip (`get_many` of the entry and the project's prompt generation) and no database query; every
-prompt write in a project bumps the generation (`prompt_cache_invalidate`), which retires all of the
-project's entries at once, including prompts that include the changed one.
+round trip (`get_many` of the entry, the project's prompt generation and, when the API key was accepted from
+process memory, the key's own cache entry: `key_check`) and no database query; every prompt write in a
+project bumps the generation (`prompt_cache_generation_bump`), which retires all of the project's entries at
+once, including prompts that include the changed one.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from django.core.cache import cache
@@ -410,13 +411,30 @@ def _entry_build(project_id: int, name: str, label: str | None, version: int | N
     }
 
 
-def _cached_entry(project_id: int, name: str, label: str | None, version: int | None, resolve: bool) -> dict[str, Any]:
+class KeyCheck(Protocol):
+    """A caller's API key still to be confirmed by its cache entry (projects.auth.ApiKeyCheck): read in the
+    fetch's own round trip, then `check(value)` raises unless the key is still active."""
+
+    @property
+    def cache_key(self) -> str: ...
+
+    def check(self, cached: Any) -> None: ...
+
+
+def _cached_entry(
+    project_id: int, name: str, label: str | None, version: int | None, resolve: bool, key_check: KeyCheck | None
+) -> dict[str, Any]:
     key, gen_key = _entry_key(project_id, name, label, version, resolve), _generation_key(project_id)
+    keys = [key, gen_key] if key_check is None else [key, gen_key, key_check.cache_key]
     try:
-        found = cache.get_many([key, gen_key])
+        found = cache.get_many(keys)
     except Exception:
         log.warning("prompt cache unavailable; serving from the database", exc_info=True)
+        if key_check is not None:
+            key_check.check(None)  # the database decides
         return _entry_build(project_id, name, label, version, resolve)
+    if key_check is not None:
+        key_check.check(found.get(key_check.cache_key))  # before anything is served
     entry, generation = found.get(key), found.get(gen_key)
     if entry is not None and generation is not None and entry.get("gen") == generation:
         return entry
@@ -443,6 +461,7 @@ def prompt_resolve(
     version: int | None = None,
     assignment_key: str | None = None,
     resolve: bool = True,
+    key_check: KeyCheck | None = None,
 ) -> ServedPrompt:
     """What a fetch of `name` by `label` or `version` serves (no label and no version means `production`).
 
@@ -450,11 +469,12 @@ def prompt_resolve(
     variants' cumulative weights (ordered by version, so shifting weights moves only the keys that must
     move); without a key the arm is drawn at random, weighted. Included prompts are resolved unless
     `resolve=False`. Raises PromptNotFound; a composition problem raises PromptError/PromptConflict.
+    `key_check` is confirmed in the same cache read (and raises when the key is no longer active).
     Warm: one cache round trip, no database query.
     """
     if version is None and not label:
         label = DEFAULT_LABEL
-    entry = _cached_entry(project_id, name, None if version is not None else label, version, resolve)
+    entry = _cached_entry(project_id, name, None if version is not None else label, version, resolve, key_check)
     if "missing" in entry:
         raise PromptNotFound(entry["missing"], "version" if version is not None else "label")
     arms = entry["arms"]

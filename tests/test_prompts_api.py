@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from redis.connection import AbstractConnection
 
-from projects.models import AuditEvent, Role
-from projects.services import user_create
+from projects.models import ApiKey, AuditEvent, Role
+from projects.selectors import api_key_cache_key, api_key_known
+from projects.services import api_key_revoke, user_create
 from prompts import selectors, services
 from prompts.errors import PromptForbidden
 from prompts.models import PromptVersion
@@ -177,6 +180,66 @@ def test_etag_revalidation_and_warm_fetch_costs_no_query(
     _create(client, acme, name="cached", prompt="two", labels=["production"])
     changed = _call(client, acme, "get", f"{BASE}/cached", HTTP_IF_NONE_MATCH=etag)
     assert changed.status_code == 200 and changed.json()["prompt"] == "two" and changed["ETag"] != etag
+
+
+@pytest.fixture
+def redis_round_trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every request this process sends to the real Redis, by command name: redis-py writes each command,
+    or each whole pipeline, with one `send_packed_command`, so one call is one round trip. Observed, not
+    replaced: the original runs."""
+    sent: list[str] = []
+    original = AbstractConnection.send_packed_command
+
+    def counted(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
+        first = command if isinstance(command, bytes | str) else command[0]
+        first = first.encode() if isinstance(first, str) else bytes(first)
+        sent.append(first.split(b"\r\n")[2].decode())  # *<n>, $<len>, then the command's name
+        original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    return sent
+
+
+def test_warm_fetch_is_one_cache_round_trip(
+    client: Client, acme: Tenant, redis_round_trips: list[str], django_assert_num_queries: Any
+) -> None:
+    """The key, the prompt and its generation come back in one MGET; last use is kept in process memory."""
+    _create(client, acme, name="hot", prompt="served hot", labels=["production"])
+    first = _call(client, acme, "get", f"{BASE}/hot")
+    assert first.status_code == 200
+    redis_round_trips.clear()
+    with django_assert_num_queries(0):
+        warm = _call(client, acme, "get", f"{BASE}/hot")
+        assert redis_round_trips == ["MGET"]
+        not_modified = _call(client, acme, "get", f"{BASE}/hot", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert warm.status_code == 200 and warm.json()["prompt"] == "served hot"
+    assert not_modified.status_code == 304 and redis_round_trips == ["MGET", "MGET"]
+    # A cold entry (by version) is built once and written; then it is one round trip too.
+    assert _call(client, acme, "get", f"{BASE}/hot?version=1").status_code == 200
+    redis_round_trips.clear()
+    assert _call(client, acme, "get", f"{BASE}/hot?version=1").status_code == 200
+    assert redis_round_trips == ["MGET"]
+
+
+def test_revocation_applies_at_once_to_a_key_this_process_remembers(
+    client: Client, acme: Tenant, alice: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    _create(client, acme, name="guarded", prompt="secret plan", labels=["production"])
+    assert _call(client, acme, "get", f"{BASE}/guarded").status_code == 200
+    # An expired or evicted cache entry is no refusal: the database answers and the entry is written again.
+    cache.delete(api_key_cache_key(acme.public_key))
+    assert _call(client, acme, "get", f"{BASE}/guarded").json()["prompt"] == "secret plan"
+    assert cache.get(api_key_cache_key(acme.public_key))["public_key"] == acme.public_key
+
+    with django_capture_on_commit_callbacks(execute=True):
+        api_key_revoke(api_key=ApiKey.objects.get(public_key=acme.public_key), actor=alice)
+    # As in any other process: this one still remembers the key; only the cache entry is gone.
+    assert api_key_known(public_key=acme.public_key) is not None
+    for path in (f"{BASE}/guarded", f"{BASE}/guarded?version=1", f"{BASE}/missing", f"{BASE}/guarded?version=x"):
+        refused = _call(client, acme, "get", path)
+        assert refused.status_code == 401, (path, refused.content)
+        assert refused.json()["error"] == "unauthorized" and refused["WWW-Authenticate"].startswith("Basic")
+    assert api_key_known(public_key=acme.public_key) is None
 
 
 def test_cached_404_is_retired_by_create(client: Client, acme: Tenant) -> None:
