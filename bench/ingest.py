@@ -4,8 +4,9 @@
     .venv/bin/python -m bench.ingest --spans 20000 --repeat 3 --explain
     .venv/bin/python -m bench.ingest --url http://127.0.0.1:8000 --database-url postgres://…  # a running server
 
-Matrix: {batch 100, 1000} x {1, 4 clients}, N spans each, plus COPY BINARY of the same normalised rows into a
-scratch copy of traces_observation (one connection, commit per batch), interleaved and repeated; medians are
+Matrix: {batch 100, 1000} x {1, 4 clients}, N spans each, plus COPY BINARY of the same normalised rows into
+scratch copies of our tables (one connection, commit per batch): the span rows alone, and every row the server
+stores (spans, traces, sessions), interleaved and repeated; medians are
 printed as a markdown table and every run is appended as a JSON line to bench/results/. See bench/README.md.
 """
 
@@ -37,9 +38,8 @@ from bench.spans import workload
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-COPY_TABLE = "bench_copy_observation"
 SCENARIOS: list[tuple[str, int, int]] = [("ours", 100, 1), ("ours", 100, 4), ("ours", 1000, 1), ("ours", 1000, 4)]
-COPIES: list[tuple[str, int, int]] = [("copy", 100, 1), ("copy", 1000, 1)]
+COPIES: list[tuple[str, int, int]] = [("copy", 100, 1), ("copy", 1000, 1), ("copy-all", 100, 1), ("copy-all", 1000, 1)]
 PHOENIX_SPANS_PER_SECOND = 100  # perf-anchors.md §1: ≈95-118 spans/s whatever the batch or sender count
 
 
@@ -311,40 +311,102 @@ def _django_setup(database_url: str) -> None:
     logging.disable(logging.INFO)  # Django's logging config would print every httpx request and normalise event
 
 
-def copy_rows(bodies: list[bytes], project_id: int) -> tuple[list[str], list[str], list[list[tuple[Any, ...]]]]:
-    """The rows the server would store for these bodies (same normaliser), as COPY tuples, batch by batch."""
+CopyBatch = dict[str, list[tuple[Any, ...]]]  # table → rows of one batch
+
+
+def _copy_columns() -> dict[str, tuple[list[str], list[str]]]:
+    """COPY columns and binary types per stored table, in the write step's column order."""
+    from traces.services import _OBSERVATION_COLUMNS, _TRACE_COLUMNS
+
+    def typed(name: str, sql_type: str) -> str:
+        return "character varying[]" if name == "tags" else sql_type  # binary arrays must name their element type
+
+    return {
+        "traces_observation": (
+            ["project_id", *(name for name, _, _ in _OBSERVATION_COLUMNS)],
+            ["bigint", *(typed(name, t) for name, t, _ in _OBSERVATION_COLUMNS)],
+        ),
+        "traces_trace": (
+            ["project_id", *(name for name, _, _ in _TRACE_COLUMNS)],
+            ["bigint", *(typed(name, t) for name, t, _ in _TRACE_COLUMNS)],
+        ),
+        "traces_session": (["project_id", "id"], ["bigint", "text"]),
+    }
+
+
+def copy_rows(bodies: list[bytes], project_id: int) -> list[CopyBatch]:
+    """The rows the server stores for these bodies (same normaliser), as COPY tuples per table, batch by batch.
+
+    Trace rows get the rollups of the batch's own spans (the server computes them from every stored span,
+    which for whole traces is the same); a trace or session already copied by an earlier batch is not copied
+    again (COPY cannot merge), which leaves COPY slightly fewer rows than the server writes."""
+    from datetime import timedelta
+    from decimal import Decimal
+
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
     from traces.ingest.normalise import spans_normalise
-    from traces.services import _OBSERVATION_COLUMNS
+    from traces.services import _OBSERVATION_COLUMNS, _TRACE_COLUMNS
 
-    columns = ["project_id", *(name for name, _, _ in _OBSERVATION_COLUMNS)]
-    types = ["bigint", *(sql_type for _, sql_type, _ in _OBSERVATION_COLUMNS)]
-    defaults = {"type": "SPAN", "level": "DEFAULT", "environment": "default"}
-    batches: list[list[tuple[Any, ...]]] = []
+    defaults = {"type": "SPAN", "level": "DEFAULT", "environment": "default", "public": False}
+    seen_traces: set[str] = set()
+    seen_sessions: set[str] = set()
+    batches: list[CopyBatch] = []
     for body in bodies:
         request = ExportTraceServiceRequest()
         request.ParseFromString(body)
-        rows = []
-        for obs in spans_normalise(request).observations:
+        normalised = spans_normalise(request)
+        observations = []
+        by_trace: dict[str, list[Any]] = {}
+        for obs in normalised.observations:
+            by_trace.setdefault(obs.trace_id, []).append(obs)
             values = [project_id]
             for name, _, _ in _OBSERVATION_COLUMNS:
                 value = getattr(obs, name)
                 values.append(defaults.get(name) if value is None and name in defaults else value)
-            rows.append(tuple(values))
-        batches.append(rows)
-    return columns, types, batches
+            observations.append(tuple(values))
+        traces, sessions = [], []
+        for trace in normalised.traces:
+            if trace.id in seen_traces:
+                continue
+            seen_traces.add(trace.id)
+            spans = by_trace.get(trace.id, [])
+            end = max((o.end_time or o.start_time for o in spans), default=trace.timestamp)
+            trace.end_time = max(end, trace.timestamp)
+            trace.latency_ms = (trace.end_time - trace.timestamp) // timedelta(milliseconds=1)
+            trace.total_cost = sum((o.total_cost or Decimal(0) for o in spans), Decimal(0)) or None
+            trace.input_tokens = sum(o.input_tokens or 0 for o in spans)
+            trace.output_tokens = sum(o.output_tokens or 0 for o in spans)
+            trace.total_tokens = sum(o.total_tokens or 0 for o in spans)
+            trace.observation_count = len(spans)
+            trace.error_count = sum(o.level == "ERROR" for o in spans)
+            values = [project_id]
+            for name, _, _ in _TRACE_COLUMNS:
+                value = getattr(trace, name)
+                values.append(defaults.get(name) if value is None and name in defaults else value)
+            traces.append(tuple(values))
+            if trace.session_id and trace.session_id not in seen_sessions:
+                seen_sessions.add(trace.session_id)
+                sessions.append((project_id, trace.session_id))
+        batches.append({"traces_observation": observations, "traces_trace": traces, "traces_session": sessions})
+    return batches
 
 
-def run_copy(target: Target, batch: int, spans: int, repeat: int, seed: int) -> Run:
+def run_copy(target: Target, batch: int, spans: int, repeat: int, seed: int, *, every_table: bool) -> Run:
+    """COPY BINARY of the normalised rows, one transaction per batch, into scratch tables LIKE ours (same
+    types, keys and indexes): the observation rows alone ("copy"), or every row the server stores —
+    observations, traces (with the trace list's search, metadata and tag indexes) and sessions ("copy-all")."""
     load = workload(spans, batch, seed, time.time_ns() - 3600 * 10**9)
-    columns, types, batches = copy_rows(load.bodies, target.project_id)
-    run = Run("copy", batch, 1, load.spans, repeat)
+    batches = copy_rows(load.bodies, target.project_id)
+    tables = ["traces_observation", "traces_trace", "traces_session"] if every_table else ["traces_observation"]
+    columns = _copy_columns()
+    run = Run("copy-all" if every_table else "copy", batch, 1, load.spans, repeat)
     postmaster = _postmaster(target.database_url)
     with psycopg.connect(target.database_url) as conn:
         conn.autocommit = True
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {COPY_TABLE} (LIKE traces_observation INCLUDING ALL)")
-        conn.execute(f"TRUNCATE {COPY_TABLE}")
+        for table in tables:
+            conn.execute(f"CREATE TABLE IF NOT EXISTS bench_copy_{table} (LIKE {table} INCLUDING ALL)")
+            conn.execute(f"TRUNCATE bench_copy_{table}")
         conn.execute("CHECKPOINT")
         conn.autocommit = False
         latencies: list[float] = []
@@ -353,17 +415,19 @@ def run_copy(target: Target, batch: int, spans: int, repeat: int, seed: int) -> 
         for rows in batches:
             started = time.perf_counter()
             with conn.cursor() as cur:
-                statement = f"COPY {COPY_TABLE} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
-                with cur.copy(statement) as copy:  # type: ignore[arg-type]
-                    copy.set_types(types)
-                    for row in rows:
-                        copy.write_row(row)
+                for table in tables:
+                    names, types = columns[table]
+                    statement = f"COPY bench_copy_{table} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)"
+                    with cur.copy(statement) as copy:  # type: ignore[arg-type]
+                        copy.set_types(types)
+                        for row in rows[table]:
+                            copy.write_row(row)
             conn.commit()
             latencies.append(time.perf_counter() - started)
         run.seconds = time.perf_counter() - first
         cpu_pg = tree_cpu(postmaster) - cpu_pg
         conn.autocommit = True
-        row = conn.execute(f"SELECT count(*) FROM {COPY_TABLE}").fetchone()  # noqa: S608 - constant name
+        row = conn.execute("SELECT count(*) FROM bench_copy_traces_observation").fetchone()
         run.stored = int(row[0]) if row else 0
     run.spans_per_second = run.stored / run.seconds
     run.requests = len(batches)
@@ -422,24 +486,27 @@ def _median(values: list[float | None]) -> float | None:
 
 
 def table(runs: list[Run]) -> str:
-    copy = {
-        r.batch: _median([x.spans_per_second for x in runs if x.kind == "copy" and x.batch == r.batch]) for r in runs
-    }
+    def rate_of(kind: str, batch: int) -> float | None:
+        return _median([x.spans_per_second for x in runs if x.kind == kind and x.batch == batch])
+
     lines = [
-        "| scenario | spans/s e2e (median, min..max) | ÷ COPY | ÷ Phoenix (~100/s) | p50 / p95 / p99 ms | "
-        "server µs/span | PG µs/span | busy cores | errors |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| scenario | spans/s e2e (median, min..max) | ÷ COPY (span rows) | ÷ COPY (every row) | ÷ Phoenix (~100/s) | "
+        "p50 / p95 / p99 ms | server µs/span | PG µs/span | busy cores | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    keys = sorted({(r.kind, r.batch, r.clients) for r in runs}, key=lambda k: (k[0] != "ours", k[1], k[2]))
+    labels = {"copy": "COPY BINARY, span rows", "copy-all": "COPY BINARY, every row (spans, traces, sessions)"}
+    keys = sorted({(r.kind, r.batch, r.clients) for r in runs}, key=lambda k: (k[0] != "ours", k[0], k[1], k[2]))
     for kind, batch, clients in keys:
         group = [r for r in runs if (r.kind, r.batch, r.clients) == (kind, batch, clients)]
         rates = [r.spans_per_second for r in group]
         rate = statistics.median(rates)
-        base = copy.get(batch)
-        label = f"Sightline batch {batch}, {clients} client(s)" if kind == "ours" else f"COPY BINARY batch {batch}"
-        ratio = f"{rate / base:.2f}" if base and kind == "ours" else "1"
+        ratios = []
+        for base_kind in ("copy", "copy-all"):
+            base = rate_of(base_kind, batch)
+            ratios.append(f"{rate / base:.2f}" if base and kind != base_kind else "1" if kind == base_kind else "-")
+        label = f"Sightline batch {batch}, {clients} client(s)" if kind == "ours" else f"{labels[kind]} batch {batch}"
         lines.append(
-            f"| {label} | {rate:,.0f} ({min(rates):,.0f}..{max(rates):,.0f}) | {ratio} | "
+            f"| {label} | {rate:,.0f} ({min(rates):,.0f}..{max(rates):,.0f}) | {ratios[0]} | {ratios[1]} | "
             f"{rate / PHOENIX_SPANS_PER_SECOND:,.0f}x | "
             f"{_median([r.p50_ms for r in group])} / {_median([r.p95_ms for r in group])} / "
             f"{_median([r.p99_ms for r in group])} | {_median([r.server_cpu_us_per_span for r in group]) or '-'} | "
@@ -465,7 +532,10 @@ def main(argv: list[str] | None = None) -> int:
         "--source", type=Path, default=ROOT, help="checkout to run `config.run` from (e.g. a `git archive` snapshot)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch data dir")
-    parser.add_argument("--only", choices=["ours", "copy"], help="run only one side of the matrix")
+    parser.add_argument("--only", choices=["ours", "copy"], help="run only one side of the matrix (copy: both COPYs)")
+    parser.add_argument(
+        "--batch", type=int, choices=[100, 1000], help="only this batch size (quick A/B runs; COPY at that size too)"
+    )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))  # so `finally` stops the server
 
@@ -496,6 +566,7 @@ def main(argv: list[str] | None = None) -> int:
             send(target, warm.bodies, 4)
         settle(target.database_url)
         plan = (SCENARIOS if args.only != "copy" else []) + (COPIES if args.only != "ours" else [])
+        plan = [step for step in plan if args.batch in (None, step[1])]
         for repeat in range(args.repeat):
             order = plan[repeat % len(plan) :] + plan[: repeat % len(plan)]  # rotate: interleaved, varied order
             for kind, batch, clients in order:
@@ -503,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
                 if kind == "ours":
                     run = run_ours(target, batch, clients, args.spans, repeat, seed)
                 else:
-                    run = run_copy(target, batch, args.spans, repeat, seed)
+                    run = run_copy(target, batch, args.spans, repeat, seed, every_table=kind == "copy-all")
                 runs.append(run)
                 with open(out, "a") as fh:
                     fh.write(json.dumps({"at": datetime.now(UTC).isoformat(), **asdict(run)}) + "\n")

@@ -301,11 +301,18 @@ def _upsert(
     else:
         # Partial rows: update stored rows from the values as sent (NULL = not sent), so a column left out is
         # never reset to its default; insert the new ones with defaults. ON CONFLICT only catches a row another
-        # transaction inserted meanwhile.
+        # transaction inserted meanwhile. The project is joined from u, not given as a constant: with a constant,
+        # a project the planner had no statistics for yet looked tiny, and it hash-joined the batch against all
+        # of the project's rows (read through any project index) instead of probing the primary key per row.
         from_batch = ", ".join(f"{name} = {_merge_rule(f't.{name}', f'u.{name}', rule)}" for name, rule in merged)
+        # MATERIALIZED, with the project as a column of u: the planner cannot inline the batch into the join.
+        batch = (
+            f"u AS MATERIALIZED (SELECT %(project)s::bigint AS project_id, {typed} "  # noqa: S608
+            f"FROM unnest({unnest_args}) AS r({', '.join(names)}))"
+        )
         sql = (
             f"WITH {batch}, updated AS (UPDATE {table} t SET {from_batch}, updated_at = now() FROM u "  # noqa: S608
-            f"WHERE t.project_id = %(project)s AND t.id = u.id RETURNING t.id) "
+            f"WHERE t.project_id = u.project_id AND t.id = u.id RETURNING t.id) "
             f"{insert} WHERE u.id NOT IN (SELECT id FROM updated) "
             f"ON CONFLICT (project_id, id) DO UPDATE SET {on_conflict}, updated_at = now()"
         )

@@ -113,12 +113,34 @@ def clean_text(value: str, marks: Marks | None = None, key: str = "") -> str:
     return value
 
 
+_ORJSON_STRICT = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+def _already_bounded(value: dict[Any, Any] | list[Any]) -> bool:
+    """True when a container provably needs no change, judged from one C-speed serialisation: orjson refuses
+    lone surrogates, non-string keys, integers over 64 bits and other types; the whole text within the
+    string limit bounds every string in it; fewer brackets than the depth limit bound the depth; NUL
+    characters and non-finite floats (which orjson writes as null) show in the text."""
+    try:
+        text = orjson.dumps(value, option=_ORJSON_STRICT)
+    except (TypeError, orjson.JSONEncodeError):
+        return False
+    return (
+        len(text) <= limits.MAX_ATTRIBUTE_CHARS
+        and text.count(b"[") + text.count(b"{") <= limits.MAX_JSON_DEPTH
+        and b"\\u0000" not in text
+        and b"null" not in text
+    )
+
+
 def bound(value: Any, marks: Marks | None = None, key: str = "", depth: int = 0) -> Any:
     """Makes a decoded value safe for jsonb: bounded depth and string sizes, no NUL, finite numbers."""
     if isinstance(value, str):
         return clean_text(value, marks, key)
     if isinstance(value, bool) or value is None or isinstance(value, int):
         return value
+    if depth == 0 and type(value) in (dict, list) and _already_bounded(value):
+        return value  # the common case: the walk below would rebuild the same value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if depth >= limits.MAX_JSON_DEPTH:
