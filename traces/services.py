@@ -334,8 +334,11 @@ def _bound_cursor() -> CursorWrapper:
     return wrapper(psycopg.Cursor(connection.connection), connection)
 
 
-def _merge_by_id[T](rows: Iterable[T]) -> list[T]:
-    """Folds repeated ids in one batch into one row (later non-null values win), sorted by id."""
+def _merge_by_id[T](rows: Iterable[T], columns: list[tuple[str, str, str]]) -> list[T]:
+    """Folds repeated ids in one batch into one row by the columns' merge rules, as the upsert merges a row
+    with a stored one (objects merge, tags union, the earliest time; otherwise a later non-null value wins),
+    sorted by id."""
+    rules = {name: rule for name, _, rule in columns}
     merged: dict[str, T] = {}
     for row in rows:
         previous = merged.get(row.id)  # type: ignore[attr-defined]
@@ -344,8 +347,16 @@ def _merge_by_id[T](rows: Iterable[T]) -> list[T]:
             continue
         for f in fields(row):  # type: ignore[arg-type]
             value = getattr(row, f.name)
-            if value is not None and value != []:
-                setattr(previous, f.name, value)
+            if value is None or value == []:
+                continue
+            old, rule = getattr(previous, f.name), rules.get(f.name)
+            if rule == "merge" and isinstance(old, dict) and isinstance(value, dict):
+                value = {**old, **value}
+            elif rule == "tags" and old:
+                value = sorted({*old, *value})
+            elif rule == "earliest" and old is not None:
+                value = min(old, value)
+            setattr(previous, f.name, value)
     return [merged[key] for key in sorted(merged)]
 
 
@@ -411,9 +422,9 @@ def trace_batch_write(
     scores: Iterable[ScoreIn] = (),
 ) -> WriteResult:
     """Stores a normalised batch durably; safe to repeat with the same or overlapping rows."""
-    trace_rows = _merge_by_id(traces)
-    observation_rows = _merge_by_id(observations)
-    score_rows = _merge_by_id(scores)
+    trace_rows = _merge_by_id(traces, _TRACE_COLUMNS)
+    observation_rows = _merge_by_id(observations, _OBSERVATION_COLUMNS)
+    score_rows = _merge_by_id(scores, _SCORE_COLUMNS)
 
     # Observations first: the traces' rollups are computed from them and written with the traces.
     _upsert("traces_observation", _OBSERVATION_COLUMNS, project_id, observation_rows)
