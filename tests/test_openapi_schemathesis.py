@@ -97,6 +97,8 @@ def test_schema_covers_the_read_api_feedback_and_ingestion(live_server: Any) -> 
         ("/api/public/scores", "post"),
         ("/api/public/sessions/{session_id}", "get"),
         ("/api/public/metrics/daily", "get"),
+        ("/api/public/metrics", "get"),
+        ("/api/public/v2/metrics", "get"),
         ("/api/public/score-configs/{config_id}", "patch"),
         ("/api/public/feedback", "post"),
         ("/api/public/ingestion", "post"),

@@ -15,7 +15,8 @@ from django.test.utils import CaptureQueriesContext
 
 from projects.models import AuditEvent
 from tests.conftest import Tenant
-from traces.models import Observation, Score, ScoreConfig, Trace
+from traces.models import Observation, Score, ScoreConfig, Session, Trace
+from traces.public_api import MAX_DELETE_IDS
 from traces.services import ObservationIn, ScoreIn, TraceIn, trace_batch_write
 
 pytestmark = pytest.mark.django_db
@@ -204,6 +205,31 @@ def test_trace_list_filters(client: Client, acme: Tenant, data: dict, params: di
     response = get(client, acme, "/api/public/traces", **params)
     assert response.status_code == 200, response.content
     assert [t["id"] for t in response.json()["data"]] == expected
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"release": "r1"}, ["t-r1-v2", "t-chat"]),
+        ({"release": "r2"}, ["t-r2-v1"]),
+        ({"version": "v1"}, ["t-r2-v1", "t-chat"]),
+        ({"version": "v2"}, ["t-r1-v2"]),
+        ({"release": "r1", "version": "v2"}, ["t-r1-v2"]),
+        ({"release": "r2", "version": "v2"}, []),
+    ],
+)
+def test_trace_list_release_and_version_filters_each_apply_alone(
+    client: Client, acme: Tenant, data: dict, params: dict, expected: list[str]
+) -> None:
+    """Two more traces cross t-chat's release r1 / version v1, so each filter alone decides the answer."""
+    trace_batch_write(
+        project_id=acme.project.pk,
+        traces=[
+            TraceIn(id="t-r1-v2", timestamp=DAY + timedelta(hours=2), release="r1", version="v2"),
+            TraceIn(id="t-r2-v1", timestamp=DAY + timedelta(hours=3), release="r2", version="v1"),
+        ],
+    )
+    assert [t["id"] for t in get(client, acme, "/api/public/traces", **params).json()["data"]] == expected
 
 
 def test_trace_list_field_groups(client: Client, acme: Tenant, data: dict) -> None:
@@ -473,6 +499,30 @@ def test_bulk_trace_delete(client: Client, acme: Tenant, data: dict) -> None:
     assert_error(send(client, acme, "delete", "/api/public/traces", {"traceIds": [{"id": 7}]}), 400)
 
 
+def test_bulk_trace_delete_takes_exactly_1000_ids_with_their_scores_and_is_audited(
+    client: Client, acme: Tenant, data: dict
+) -> None:
+    extra = [f"bulk-{i}" for i in range(997)]
+    trace_batch_write(
+        project_id=acme.project.pk,
+        traces=[TraceIn(id=trace_id, timestamp=DAY) for trace_id in extra],
+        scores=[ScoreIn(id=f"score-{t}", name="n", timestamp=DAY, value=1.0, trace_id=t) for t in extra[:50]],
+    )
+    trace_ids = ["t-chat", "t-search", "g-trace", *extra]  # 1,000: globex's trace is not acme's to delete
+    assert len(trace_ids) == MAX_DELETE_IDS == 1000
+    response = send(client, acme, "delete", "/api/public/traces", {"traceIds": trace_ids})
+    assert response.status_code == 200, response.content
+    assert response.json() == {"message": "Deleted 999 of 1000 traces.", "deleted": 999}
+    assert list(Trace.objects.filter(project_id=acme.project.pk).values_list("id", flat=True)) == ["t-old"]
+    # their scores (on the traces and on their observations) went with them; the session's own score stays
+    assert set(Score.objects.filter(project_id=acme.project.pk).values_list("id", flat=True)) == {"sc-session"}
+    assert not Observation.objects.filter(project_id=acme.project.pk, trace_id__in=trace_ids).exists()
+    assert Trace.objects.filter(id="g-trace").exists() and Score.objects.filter(id="g-score").exists()
+    event = AuditEvent.objects.get(action="traces.delete")
+    assert event.actor_api_key.public_key == acme.public_key and event.project_id == acme.project.pk
+    assert event.target == "1000 traces" and event.before["found"] == 999 and len(event.before["trace_ids"]) == 1000
+
+
 # --- Sessions and metrics --------------------------------------------------------------------------
 
 
@@ -482,6 +532,51 @@ def test_sessions(client: Client, acme: Tenant, data: dict) -> None:
     assert body["data"][0]["projectId"] == str(acme.project.pk) and body["data"][0]["environment"] == "default"
     detail = get(client, acme, "/api/public/sessions/s1").json()
     assert [t["id"] for t in detail["traces"]] == ["t-chat", "t-search"]
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({}, ["s-new", "s-mid", "s-old"]),
+        ({"fromTimestamp": "2026-03-02T00:00:00Z"}, ["s-new", "s-mid"]),
+        ({"toTimestamp": "2026-03-02T00:00:00Z"}, ["s-old"]),
+        ({"fromTimestamp": "2026-03-02", "toTimestamp": "2026-03-04"}, ["s-mid"]),
+        ({"toTimestamp": "2026-03-01T00:00:00Z"}, []),  # before, never at, toTimestamp
+        ({"environment": "dev"}, ["s-new", "s-old"]),
+        ({"environment": ["production", "staging"]}, ["s-mid"]),
+        ({"environment": "dev", "fromTimestamp": "2026-03-02T00:00:00Z"}, ["s-new"]),
+    ],
+)
+def test_sessions_list_filters(client: Client, acme: Tenant, globex: Tenant, params: dict, expected: list[str]) -> None:
+    for tenant, session_id, day, environment in [
+        (acme, "s-old", 1, "dev"),
+        (acme, "s-mid", 3, "production"),
+        (acme, "s-new", 5, "dev"),
+        (globex, "g-session", 3, "dev"),
+    ]:
+        created = datetime(2026, 3, day, tzinfo=UTC)
+        Session.objects.create(project=tenant.project, id=session_id, environment=environment, created_at=created)
+    body = get(client, acme, "/api/public/sessions", **params).json()
+    assert [s["id"] for s in body["data"]] == expected and body["meta"]["totalItems"] == len(expected)
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"userId": "u1"}, [("2026-03-10", 1, 3), ("2026-03-09", 1, 1)]),
+        ({"userId": "u2"}, [("2026-03-10", 1, 1)]),
+        ({"userId": "nobody"}, []),
+        ({"fromTimestamp": "2026-03-10T00:00:00Z"}, [("2026-03-10", 2, 4)]),
+        ({"toTimestamp": "2026-03-10T12:30:00Z"}, [("2026-03-10", 1, 3), ("2026-03-09", 1, 1)]),
+        ({"toTimestamp": "2026-03-10T12:00:00Z"}, [("2026-03-09", 1, 1)]),  # before, never at, toTimestamp
+        ({"userId": "u1", "fromTimestamp": "2026-03-10"}, [("2026-03-10", 1, 3)]),
+    ],
+)
+def test_metrics_daily_user_and_time_filters(
+    client: Client, acme: Tenant, data: dict, params: dict, expected: list
+) -> None:
+    body = get(client, acme, "/api/public/metrics/daily", **params).json()
+    assert [(d["date"], d["countTraces"], d["countObservations"]) for d in body["data"]] == expected
 
 
 def test_metrics_daily(client: Client, acme: Tenant, data: dict) -> None:
@@ -549,7 +644,17 @@ def test_score_config_crud(client: Client, acme: Tenant, globex: Tenant) -> None
         assert_error(send(client, acme, "post", "/api/public/score-configs", body), 400, field)
     over = send(client, acme, "patch", f"/api/public/score-configs/{config['id']}", {"minValue": 9})
     assert_error(over, 400, "maxValue")
+    # DELETE archives (Langfuse has no delete): the config and its scores stay readable
+    tone_path = f"/api/public/score-configs/{categorical['id']}"
+    archived = send(client, acme, "delete", tone_path)
+    assert archived.status_code == 200 and archived.json()["isArchived"] is True
+    assert archived.json()["name"] == "tone" and get(client, acme, tone_path).json()["isArchived"] is True
+    assert send(client, acme, "delete", tone_path).json()["isArchived"] is True  # again: nothing changes
+    events = AuditEvent.objects.filter(action="score_config.update", target="tone")
+    assert [(e.after, e.actor_api_key.public_key) for e in events] == [({"is_archived": True}, acme.public_key)]
+    assert_error(send(client, acme, "delete", "/api/public/score-configs/999999"), 404)
     # globex sees none of acme's configs
+    assert_error(send(client, globex, "delete", tone_path), 404)
     assert get(client, globex, "/api/public/score-configs").json()["data"] == []
     assert_error(get(client, globex, f"/api/public/score-configs/{config['id']}"), 404)
     assert_error(send(client, globex, "patch", f"/api/public/score-configs/{config['id']}", {"name": "z"}), 404)

@@ -18,6 +18,26 @@ from tests.test_sdk_langfuse_v5 import RUN_TIMEOUT, SDK_DIR, client_env, langfus
 from traces.models import Trace
 from traces.services import feedback_record
 
+# Generation tokens per model and day over the seed's two days (tests/test_public_api.py `seed`).
+METRICS_V2_QUERY = {
+    "view": "observations",
+    "dimensions": [{"field": "providedModelName"}],
+    "metrics": [{"measure": "totalTokens", "aggregation": "sum"}],
+    "filters": [{"column": "type", "operator": "=", "value": "GENERATION", "type": "string"}],
+    "timeDimension": {"granularity": "day"},
+    "fromTimestamp": "2026-03-09T00:00:00Z",
+    "toTimestamp": "2026-03-11T00:00:00Z",
+}
+# The browser feedback of `_feedback` (a thumbs-down, stored now) among the numeric scores, by source.
+FEEDBACK_METRICS_QUERY = {
+    "view": "scores-numeric",
+    "dimensions": [{"field": "source"}],
+    "metrics": [{"measure": "count", "aggregation": "count"}, {"measure": "value", "aggregation": "avg"}],
+    "filters": [{"column": "source", "operator": "any of", "value": ["FEEDBACK"], "type": "stringOptions"}],
+    "fromTimestamp": "2000-01-01T00:00:00Z",
+    "toTimestamp": "2100-01-01T00:00:00Z",
+}
+
 
 def _feedback(tenant: Tenant) -> str:
     score = feedback_record(
@@ -33,6 +53,9 @@ def test_langfuse_v4_read_helpers(live_server: Any, acme: Tenant, globex: Tenant
     from langfuse.api.commons.types import ObservationsView, ScoreConfig, SessionWithTraces, TraceWithFullDetails
     from langfuse.api.commons.types.score import Score_Categorical
     from langfuse.api.commons.types.score_v1 import ScoreV1_Boolean, ScoreV1_Numeric
+    from langfuse.api.core.api_error import ApiError
+    from langfuse.api.legacy.metrics_v1.types import MetricsResponse
+    from langfuse.api.metrics.types import MetricsV2Response
     from langfuse.api.scores.types.get_scores_response_data import GetScoresResponseData_Boolean
 
     seed(acme)
@@ -96,6 +119,30 @@ def test_langfuse_v4_read_helpers(live_server: Any, acme: Tenant, globex: Tenant
         assert api.score_configs.update(config.id, is_archived=True).is_archived is True
         assert [c.id for c in api.score_configs.get().data] == [config.id]
 
+        # metrics queries: v1 (legacy, with the traces view) and v2 parse into the SDK's response models
+        window = {"fromTimestamp": "2026-03-09T00:00:00Z", "toTimestamp": "2026-03-11T00:00:00Z"}
+        count_and_cost = [{"measure": "count", "aggregation": "count"}, {"measure": "totalCost", "aggregation": "sum"}]
+        by_name = api.legacy.metrics_v1.metrics(
+            query=json.dumps({"view": "traces", "dimensions": [{"field": "name"}], "metrics": count_and_cost, **window})
+        )
+        assert isinstance(by_name, MetricsResponse)
+        assert by_name.data == [
+            {"name": "chat", "count_count": 2, "sum_totalCost": pytest.approx(0.003)},
+            {"name": "search", "count_count": 1, "sum_totalCost": pytest.approx(0.01)},
+        ]
+        tokens = api.metrics.metrics(query=json.dumps(METRICS_V2_QUERY))
+        assert isinstance(tokens, MetricsV2Response)
+        assert [(r["time_dimension"], r["providedModelName"], r["sum_totalTokens"]) for r in tokens.data] == [
+            ("2026-03-09T00:00:00Z", "gpt-4o", 0),
+            ("2026-03-10T00:00:00Z", "gpt-4o", 15),
+            ("2026-03-10T00:00:00Z", "gpt-4o-mini", 150),
+        ]
+        feedback_scores = api.legacy.metrics_v1.metrics(query=json.dumps(FEEDBACK_METRICS_QUERY))
+        assert feedback_scores.data == [{"source": "FEEDBACK", "count_count": 1, "avg_value": 0.0}]
+        with pytest.raises(ApiError) as refused:
+            api.metrics.metrics(query=json.dumps({"view": "traces", "metrics": count_and_cost, **window}))
+        assert refused.value.status_code == 400 and refused.value.body["field"] == "query.view"
+
         # deletes are done when answered: the next read finds nothing
         assert api.trace.delete("t-old").message
         with pytest.raises(NotFoundError):
@@ -118,7 +165,12 @@ def test_langfuse_v4_read_helpers(live_server: Any, acme: Tenant, globex: Tenant
 def test_langfuse_v5_read_helpers(langfuse5_python: Path, live_server: Any, acme: Tenant) -> None:  # noqa: F811
     seed(acme)
     _feedback(acme)
-    env = client_env(live_server.url, acme, SIGHTLINE_TRACE_ID="t-chat")
+    env = client_env(
+        live_server.url,
+        acme,
+        SIGHTLINE_TRACE_ID="t-chat",
+        SIGHTLINE_METRICS_QUERIES=json.dumps([METRICS_V2_QUERY, FEEDBACK_METRICS_QUERY]),
+    )
     done = subprocess.run(
         [str(langfuse5_python), str(SDK_DIR / "langfuse5_read.py")],
         capture_output=True,
@@ -138,5 +190,14 @@ def test_langfuse_v5_read_helpers(langfuse5_python: Path, live_server: Any, acme
     assert scores["sc-bool"]["value"] is True and scores["sc-bool"]["subject"] == "observation"
     assert scores["fb-1"]["type"] == "ScoreV3_Boolean" and scores["fb-1"]["value"] is False
     assert seen["config"] == {"archived": True, "listed": ["helpfulness"]}
+    assert seen["metrics"] == {
+        "type": "MetricsV2Response",
+        "tokens": [
+            ["2026-03-09T00:00:00Z", "gpt-4o", 0],
+            ["2026-03-10T00:00:00Z", "gpt-4o", 15],
+            ["2026-03-10T00:00:00Z", "gpt-4o-mini", 150],
+        ],
+        "feedback": [{"source": "FEEDBACK", "count_count": 1, "avg_value": 0.0}],
+    }
     assert seen["deleted"] and seen["after_delete"] == []
     assert not Trace.objects.filter(project_id=acme.project.pk, id="t-chat").exists()

@@ -1,5 +1,5 @@
 """The public read and delete API, Langfuse-compatible (reference/langfuse-api.md §2.3): traces, observations
-(v1 pages and v2 cursors), scores, sessions, daily metrics and score configs.
+(v1 pages and v2 cursors), scores, sessions, daily metrics, metrics queries and score configs.
 
 Every view here authenticates with the project's key pair (ApiKeyAuthentication: HTTP Basic pk:sk) and
 reads only that key's project, so another project's id answers 404 exactly like an unknown one. Views
@@ -9,6 +9,7 @@ bad input answers 400 with the shared error shape and the parameter's name in `f
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +17,13 @@ from typing import Any
 from django.conf import settings
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -108,18 +115,7 @@ class Params:
         raw = self.query.get(name)
         if raw in (None, ""):
             return None
-        message = f"{name} must be an ISO 8601 date-time, e.g. 2025-01-31T12:00:00Z."
-        try:
-            parsed = parse_datetime(raw.strip())
-            if parsed is None:
-                day = parse_date(raw.strip())
-                parsed = datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None
-            if parsed is None:
-                raise ValueError(raw)
-            # In UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts.
-            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-        except (ValueError, OverflowError):
-            raise exceptions.ValidationError({name: message}) from None
+        return parse_timestamp(raw, name)
 
     def choice(self, name: str, choices: tuple[str, ...] | list[str]) -> str | None:
         value = self.text(name)
@@ -128,6 +124,22 @@ class Params:
         if value not in choices:
             raise exceptions.ValidationError({name: f"{name} must be one of {', '.join(choices)}."})
         return value
+
+
+def parse_timestamp(raw: str, name: str) -> datetime:
+    """ISO 8601 date-time (a date means its midnight) in UTC; no time zone means UTC. 400 naming `name` if not."""
+    message = f"{name} must be an ISO 8601 date-time, e.g. 2025-01-31T12:00:00Z."
+    try:
+        parsed = parse_datetime(raw.strip())
+        if parsed is None:
+            day = parse_date(raw.strip())
+            parsed = datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None
+        if parsed is None:
+            raise ValueError(raw)
+        # In UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts.
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise exceptions.ValidationError({name: message}) from None
 
 
 def _path_id(value: str, name: str) -> str:
@@ -713,6 +725,310 @@ class MetricsDailyView(PublicApiView):
         )
 
 
+# --- Metrics queries -------------------------------------------------------------------------------
+#
+# `GET /api/public/metrics?query=<json>` (v1) and `/api/public/v2/metrics` (v2): Langfuse's query object, checked
+# here field by field against the views of `public_api_selectors.METRIC_VIEWS`; whatever is outside that subset
+# is a 400 naming the field (`query.filters[0].operator`), never a 500.
+
+MAX_METRIC_DIMENSIONS = 5
+MAX_METRICS = 10
+MAX_METRIC_FILTERS = 30
+MAX_FILTER_VALUES = 100
+MAX_METRIC_ROWS = 1000
+DEFAULT_METRIC_ROWS = 100
+_QUERY_KEYS = (
+    "view",
+    "dimensions",
+    "metrics",
+    "filters",
+    "timeDimension",
+    "fromTimestamp",
+    "toTimestamp",
+    "orderBy",
+    "config",
+    "chartConfig",
+)
+_STRING_OPERATORS = ("=", "!=", "<>", "contains", "does not contain", "starts with", "ends with")
+_COMPARISONS = ("=", "!=", "<>", ">", "<", ">=", "<=")
+# Filter type → (operators, the column kinds it applies to). "in" and "<>" are spellings of "any of" and "!=".
+FILTER_TYPES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "string": (_STRING_OPERATORS, ("string",)),
+    "stringOptions": (("any of", "none of", "in"), ("string",)),
+    "categoryOptions": (("any of", "none of", "in"), ("string",)),
+    "arrayOptions": (("any of", "none of", "all of"), ("array",)),
+    "number": (_COMPARISONS, ("number",)),
+    "datetime": ((">", "<", ">=", "<="), ("datetime",)),
+    "boolean": (("=", "<>", "!="), ("boolean",)),
+    "null": (("is null", "is not null"), ("string", "number", "boolean", "array")),
+    "stringObject": (_STRING_OPERATORS, ("metadata",)),
+}
+_OPERATOR_SPELLINGS = {"in": "any of", "<>": "!="}
+
+
+def _bad(field: str, message: str) -> exceptions.ValidationError:
+    return exceptions.ValidationError({field: message})
+
+
+def _object(value: Any, field: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _bad(field, f"{field} must be a JSON object.")
+    unknown = sorted(set(value) - set(keys))
+    if unknown:
+        key = clean_text(unknown[0][:100], field)
+        raise _bad(f"{field}.{key}", f"{key!r} is not supported here; use {', '.join(keys)}.")
+    return value
+
+
+def _list(value: Any, field: str, maximum: int) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _bad(field, f"{field} must be a JSON array.")
+    if len(value) > maximum:
+        raise _bad(field, f"{field} takes at most {maximum} items.")
+    return value
+
+
+def _string(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise _bad(field, f"{field} must be a string.")
+    return clean_text(value, field)
+
+
+def _name(value: Any, field: str, choices: Any) -> str:
+    text = _string(value, field)
+    if text not in choices:
+        raise _bad(field, f"{field} {text[:100]!r} is not supported; use one of {', '.join(choices)}.")
+    return text
+
+
+def _finite(value: Any, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _bad(field, f"{field} must be a number.")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise _bad(field, f"{field} must be a finite number.")
+    return number
+
+
+def _auto_granularity(start: datetime, end: datetime) -> str:
+    """About 50 buckets over the range, as Langfuse's `auto`."""
+    hours = (end - start).total_seconds() / 3600
+    for limit, granularity in ((2, "minute"), (72, "hour"), (1440, "day"), (8760, "week")):
+        if hours < limit:
+            return granularity
+    return "month"
+
+
+def _metric_filter(raw: Any, field: str, view: sel.MetricView) -> sel.MetricFilter:
+    item = _object(raw, field, ("column", "operator", "value", "type", "key"))
+    column = _string(item.get("column"), f"{field}.column")
+    if column in view.dimensions:
+        kind = view.dimensions[column].kind
+    elif column in view.time_fields:
+        kind = "datetime"
+    elif column == "metadata":
+        kind = "metadata"
+    elif column.endswith("Name") and "name" in view.dimensions:  # scoreName, traceName on its own view: Langfuse's
+        column, kind = "name", view.dimensions["name"].kind
+    else:
+        allowed = ", ".join([*view.dimensions, view.time_fields[0], "metadata"])
+        raise _bad(f"{field}.column", f"{field}.column {column[:100]!r} is not a column of this view; use {allowed}.")
+    type_ = _name(item.get("type"), f"{field}.type", FILTER_TYPES)
+    operators, kinds = FILTER_TYPES[type_]
+    if kind not in kinds:
+        expected = ", ".join(t for t, (_, k) in FILTER_TYPES.items() if kind in k)
+        raise _bad(f"{field}.type", f"{column} takes filters of type {expected}, not {type_}.")
+    operator = _name(item.get("operator"), f"{field}.operator", operators)
+    operator = _OPERATOR_SPELLINGS.get(operator, operator)
+    value: Any = item.get("value")
+    key = None
+    if type_ in ("string", "stringObject"):
+        value = _string(value, f"{field}.value")
+    elif type_ in ("stringOptions", "categoryOptions", "arrayOptions"):
+        values = _list(value, f"{field}.value", MAX_FILTER_VALUES)
+        if not values and type_ != "arrayOptions":
+            raise _bad(f"{field}.value", f"{field}.value must list at least one value.")
+        value = tuple(_string(v, f"{field}.value") for v in values)
+    elif type_ == "number":
+        value = _finite(value, f"{field}.value")
+    elif type_ == "datetime":
+        value = parse_timestamp(_string(value, f"{field}.value"), f"{field}.value")
+    elif type_ == "boolean":
+        if not isinstance(value, bool):
+            raise _bad(f"{field}.value", f"{field}.value must be true or false.")
+        operator = "=" if operator == "=" else "!="
+    else:  # null
+        value = None
+    if type_ == "stringObject":
+        key = _string(item.get("key"), f"{field}.key")
+        if not key:
+            raise _bad(f"{field}.key", f"{field}.key names the metadata key to compare.")
+    return sel.MetricFilter(column=column, operator=operator, value=value, key=key)
+
+
+def metrics_query_parse(raw: str | None, *, version: int) -> sel.MetricsQuery:
+    """The `query` parameter (JSON) → a checked MetricsQuery; a 400 naming the field otherwise."""
+    if raw in (None, ""):
+        raise _bad("query", "query is required: a JSON object with view, metrics, fromTimestamp and toTimestamp.")
+    try:
+        parsed = json.loads(clean_text(raw, "query"))
+    except (ValueError, RecursionError):
+        raise _bad("query", "query must be valid JSON.") from None
+    query = _object(parsed, "query", _QUERY_KEYS)
+    views = [name for name in sel.METRIC_VIEWS if version == 1 or name != "traces"]
+    if version == 2 and query.get("view") == "traces":
+        raise _bad("query.view", "The v2 metrics API has no traces view (as Langfuse's): use GET /api/public/metrics.")
+    view_name = _name(query.get("view"), "query.view", views)
+    view = sel.METRIC_VIEWS[view_name]
+
+    dimensions: list[str] = []
+    for index, raw_dimension in enumerate(_list(query.get("dimensions"), "query.dimensions", MAX_METRIC_DIMENSIONS)):
+        field = f"query.dimensions[{index}].field"
+        name = _name(
+            _object(raw_dimension, f"query.dimensions[{index}]", ("field",)).get("field"), field, view.dimensions
+        )
+        if version == 2 and name in view.high_cardinality:
+            raise _bad(field, f"The v2 metrics API does not group by {name}; filter on it instead.")
+        if name in dimensions:
+            raise _bad(field, f"{name} is already a dimension.")
+        dimensions.append(name)
+    if sum(view.dimensions[name].kind == "array" for name in dimensions) > 1:
+        raise _bad("query.dimensions", "Group by one array dimension (tags) at most.")
+
+    metrics: list[sel.Metric] = []
+    raw_metrics = _list(query.get("metrics"), "query.metrics", MAX_METRICS)
+    if not raw_metrics:
+        raise _bad("query.metrics", "query.metrics must list at least one {measure, aggregation}.")
+    for index, raw_metric in enumerate(raw_metrics):
+        field = f"query.metrics[{index}]"
+        item = _object(raw_metric, field, ("measure", "aggregation"))
+        metric = sel.Metric(
+            measure=_name(item.get("measure"), f"{field}.measure", view.measures),
+            aggregation=_name(item.get("aggregation"), f"{field}.aggregation", sel.METRIC_AGGREGATIONS),
+        )
+        if metric in metrics:
+            raise _bad(field, f"{metric.alias} is already asked for.")
+        metrics.append(metric)
+
+    filters = tuple(
+        _metric_filter(item, f"query.filters[{index}]", view)
+        for index, item in enumerate(_list(query.get("filters"), "query.filters", MAX_METRIC_FILTERS))
+    )
+    start = parse_timestamp(_string(query.get("fromTimestamp"), "query.fromTimestamp"), "query.fromTimestamp")
+    end = parse_timestamp(_string(query.get("toTimestamp"), "query.toTimestamp"), "query.toTimestamp")
+    if start >= end:
+        raise _bad("query.toTimestamp", "query.toTimestamp must be after query.fromTimestamp.")
+
+    granularity = None
+    if query.get("timeDimension") is not None:
+        time_dimension = _object(query["timeDimension"], "query.timeDimension", ("granularity",))
+        granularity = _name(
+            time_dimension.get("granularity"), "query.timeDimension.granularity", ("auto", *sel.METRIC_GRANULARITIES)
+        )
+        if granularity == "auto":
+            granularity = _auto_granularity(start, end)
+
+    outputs = [*dimensions, *([sel.TIME_DIMENSION] if granularity else []), *(m.alias for m in metrics)]
+    order_by: list[tuple[str, bool]] = []
+    for index, raw_order in enumerate(_list(query.get("orderBy"), "query.orderBy", len(outputs))):
+        field = f"query.orderBy[{index}]"
+        item = _object(raw_order, field, ("field", "direction"))
+        name = _name(item.get("field"), f"{field}.field", outputs)
+        direction = _name(item.get("direction"), f"{field}.direction", ("asc", "desc"))
+        order_by.append((name, direction == "desc"))
+    if not order_by:  # Langfuse's default: time, else the first metric (largest first), else the first dimension
+        first = sel.TIME_DIMENSION if granularity else metrics[0].alias
+        order_by.append((first, first != sel.TIME_DIMENSION))
+
+    config_key = "config" if "config" in query else "chartConfig"
+    config = _object(query.get(config_key) or {}, f"query.{config_key}", ("row_limit", "bins", "type"))
+    row_limit = DEFAULT_METRIC_ROWS
+    if config.get("row_limit") is not None:
+        field = f"query.{config_key}.row_limit"
+        raw_limit = config["row_limit"]
+        if isinstance(raw_limit, bool) or not isinstance(raw_limit, int) or not 1 <= raw_limit <= MAX_METRIC_ROWS:
+            raise _bad(field, f"{field} must be an integer from 1 to {MAX_METRIC_ROWS}.")
+        row_limit = raw_limit
+    return sel.MetricsQuery(
+        view=view_name,
+        dimensions=tuple(dimensions),
+        metrics=tuple(metrics),
+        filters=filters,
+        granularity=granularity,
+        from_timestamp=start,
+        to_timestamp=end,
+        order_by=tuple(order_by),
+        row_limit=row_limit,
+    )
+
+
+_METRICS_EXAMPLE = {
+    "view": "observations",
+    "dimensions": [{"field": "providedModelName"}],
+    "metrics": [{"measure": "count", "aggregation": "count"}, {"measure": "totalCost", "aggregation": "sum"}],
+    "filters": [{"column": "type", "operator": "=", "value": "GENERATION", "type": "string"}],
+    "timeDimension": {"granularity": "day"},
+    "fromTimestamp": "2026-03-01T00:00:00Z",
+    "toTimestamp": "2026-04-01T00:00:00Z",
+}
+
+
+def _metrics_schema(version: int) -> Any:
+    views = ", ".join(name for name in sel.METRIC_VIEWS if version == 1 or name != "traces")
+    return extend_schema(
+        operation_id=f"metrics_v{version}",
+        summary=f"Aggregate {views} by dimensions and time (Langfuse's metrics query{', v2' if version == 2 else ''})",
+        description=(
+            "`query` is a JSON object: `view` (" + views + "), `dimensions` [{field}], `metrics` [{measure, "
+            "aggregation}] (" + ", ".join(sel.METRIC_AGGREGATIONS) + "), `filters` [{column, operator, value, type, "
+            "key?}], `timeDimension` {granularity: auto, " + ", ".join(sel.METRIC_GRANULARITIES) + "}, "
+            "`fromTimestamp` and `toTimestamp` (required, ISO 8601, both inclusive), `orderBy` [{field, direction}], "
+            f"`config` {{row_limit: 1-{MAX_METRIC_ROWS}, default {DEFAULT_METRIC_ROWS}}}. Each row has the "
+            "dimensions by name, `time_dimension` (the bucket's start, UTC) and `<aggregation>_<measure>`."
+        ),
+        parameters=[
+            _q(
+                "query",
+                str,
+                "The query object as JSON (URL-encoded).",
+                required=True,
+                examples=[OpenApiExample("Generations per model and day", value=json.dumps(_METRICS_EXAMPLE))],
+            )
+        ],
+        responses={
+            200: inline_serializer(
+                f"MetricsV{version}Response",
+                {"data": serializers.ListField(child=serializers.DictField(), help_text="One object per group.")},
+            ),
+            **ERRORS,
+        },
+    )
+
+
+class MetricsV1View(PublicApiView):
+    version = 1
+
+    @_metrics_schema(1)
+    def get(self, request: Request) -> Response:
+        query = metrics_query_parse(request.query_params.get("query"), version=self.version)
+        return Response({"data": sel.metrics_query(project_id=self.project_id, query=query)})
+
+
+class MetricsV2View(MetricsV1View):
+    """The v2 path (v4/v5 SDKs' `api.metrics.metrics`): no traces view, and no grouping by ids or users."""
+
+    version = 2
+
+    @_metrics_schema(2)
+    def get(self, request: Request) -> Response:
+        return super().get(request)
+
+
 # --- Score configs ---------------------------------------------------------------------------------
 
 CONFIG_TYPES = (ScoreDataType.NUMERIC, ScoreDataType.BOOLEAN, ScoreDataType.CATEGORICAL)
@@ -862,4 +1178,17 @@ class ScoreConfigView(PublicApiView):
             config = services.score_config_update(config=config, changes=changes, actor_api_key=self.api_key())
         except Conflict as exc:
             return _conflict(exc)
+        return Response(out.ScoreConfigOut(config).data)
+
+    @extend_schema(
+        operation_id="score_config_delete",
+        summary="Archive a score config (Sightline's: Langfuse has no delete; its scores keep their config)",
+        responses={200: out.ScoreConfigOut, **ERRORS},
+    )
+    def delete(self, request: Request, config_id: str) -> Response:
+        config = self._config(config_id)
+        if not config.is_archived:  # archiving twice changes nothing and audits nothing
+            config = services.score_config_update(
+                config=config, changes={"is_archived": True}, actor_api_key=self.api_key()
+            )
         return Response(out.ScoreConfigOut(config).data)

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.postgres.aggregates import ArrayAgg
@@ -438,3 +439,367 @@ def project_allowed_origins(*, project_id: int) -> list[str]:
     """The project's feedback origins, normalised like browsers send Origin (lower case, no trailing slash)."""
     stored = Project.objects.filter(pk=project_id).values_list("allowed_origins", flat=True).first() or []
     return [str(origin).rstrip("/").lower() for origin in stored]
+
+
+# --- Metrics queries (GET /api/public/metrics, /api/public/v2/metrics) ------------------------------
+#
+# Langfuse's query engine, on PostgreSQL: a view (traces, observations, scores-numeric, scores-categorical)
+# is one table, a row per entity, with the trace (and for scores the observation) joined when a field needs it.
+# Every SQL fragment below is a constant of this module; a query only picks names from these tables, and every
+# value it carries (times, filter values, metadata keys, the row limit) is a bound parameter.
+
+
+@dataclass(frozen=True)
+class MetricField:
+    """A dimension (group by it, filter on it). `kind`: string, number, boolean or array (tags)."""
+
+    sql: str
+    kind: str = "string"
+    joins: tuple[str, ...] = ()  # "trace", "observation": joined tables the expression reads
+
+
+@dataclass(frozen=True)
+class MetricMeasure:
+    sql: str  # per row; aggregated by the query's aggregation
+    integer: bool = False  # sums, minima and maxima stay integers
+    joins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MetricView:
+    table: str  # "traces_trace t"
+    alias: str
+    time_fields: tuple[str, ...]  # names a filter may use for the time column (Langfuse's first)
+    time_sql: str
+    dimensions: dict[str, MetricField]
+    measures: dict[str, MetricMeasure]
+    joins: dict[str, str]
+    segment: str = ""  # a constant condition: which rows belong to the view
+    high_cardinality: frozenset[str] = frozenset()  # the v2 API refuses to group by these
+
+
+def _ms(later: str, earlier: str) -> str:
+    return f"(EXTRACT(EPOCH FROM ({later} - {earlier})) * 1000)"
+
+
+# The sum of the cost types whose name contains "input" (or "output"), as Langfuse's inputCost/outputCost.
+_COST_OF_TYPES = (
+    "(CASE WHEN jsonb_typeof(o.cost) = 'object' THEN (SELECT SUM(c.value::numeric) FROM jsonb_each(o.cost) c "
+    "WHERE jsonb_typeof(c.value) = 'number' AND strpos(lower(c.key), '{}') > 0) END)"
+)
+
+
+def _month(column: str) -> str:
+    return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM')"
+
+
+def _day(column: str) -> str:
+    return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+
+_T = ("trace",)
+_O = ("observation",)
+_TRACE_OF = {
+    "traceName": MetricField("t.name", joins=_T),
+    "userId": MetricField("t.user_id", joins=_T),
+    "sessionId": MetricField("t.session_id", joins=_T),
+    "tags": MetricField("t.tags", "array", _T),
+    "traceRelease": MetricField("t.release", joins=_T),
+    "traceVersion": MetricField("t.version", joins=_T),
+}
+_COUNT = MetricMeasure("1", integer=True)
+
+
+def _score_view(segment: str, value_field: tuple[str, MetricField], measures: dict[str, MetricMeasure]) -> MetricView:
+    return MetricView(
+        table="traces_score s",
+        alias="s",
+        time_fields=("timestamp",),
+        time_sql="s.timestamp",
+        segment=segment,
+        dimensions={
+            "id": MetricField("s.id"),
+            "name": MetricField("s.name"),
+            "scoreName": MetricField("s.name"),
+            "source": MetricField("s.source"),
+            "dataType": MetricField("s.data_type"),
+            "environment": MetricField("s.environment"),
+            "configId": MetricField("s.config_id"),
+            "traceId": MetricField("s.trace_id"),
+            "observationId": MetricField("s.observation_id"),
+            "timestampMonth": MetricField(_month("s.timestamp")),
+            "timestampDay": MetricField(_day("s.timestamp")),
+            **_TRACE_OF,
+            "sessionId": MetricField("COALESCE(s.session_id, t.session_id)", joins=_T),
+            "observationName": MetricField("o.name", joins=_O),
+            "observationModelName": MetricField("o.model", joins=_O),
+            "observationPromptName": MetricField("o.prompt_name", joins=_O),
+            "observationPromptVersion": MetricField("o.prompt_version", "number", _O),
+            value_field[0]: value_field[1],
+        },
+        measures=measures,
+        joins={
+            "trace": "LEFT JOIN traces_trace t ON t.project_id = s.project_id AND t.id = s.trace_id",
+            "observation": "LEFT JOIN traces_observation o ON o.project_id = s.project_id AND o.id = s.observation_id",
+        },
+        high_cardinality=frozenset({"id", "traceId", "userId", "sessionId", "observationId"}),
+    )
+
+
+METRIC_VIEWS: dict[str, MetricView] = {
+    "traces": MetricView(
+        table="traces_trace t",
+        alias="t",
+        time_fields=("timestamp",),
+        time_sql="t.timestamp",
+        dimensions={
+            "id": MetricField("t.id"),
+            "name": MetricField("t.name"),
+            "userId": MetricField("t.user_id"),
+            "sessionId": MetricField("t.session_id"),
+            "release": MetricField("t.release"),
+            "version": MetricField("t.version"),
+            "environment": MetricField("t.environment"),
+            "tags": MetricField("t.tags", "array"),
+            "timestampMonth": MetricField(_month("t.timestamp")),
+            "timestampDay": MetricField(_day("t.timestamp")),
+        },
+        measures={
+            "count": _COUNT,
+            "observationsCount": MetricMeasure("t.observation_count", integer=True),
+            "latency": MetricMeasure("t.latency_ms", integer=True),
+            "totalCost": MetricMeasure("t.total_cost"),
+            "totalTokens": MetricMeasure("t.total_tokens", integer=True),
+            "inputTokens": MetricMeasure("t.input_tokens", integer=True),
+            "outputTokens": MetricMeasure("t.output_tokens", integer=True),
+        },
+        joins={},
+    ),
+    "observations": MetricView(
+        table="traces_observation o",
+        alias="o",
+        time_fields=("start_time", "startTime"),
+        time_sql="o.start_time",
+        dimensions={
+            "id": MetricField("o.id"),
+            "traceId": MetricField("o.trace_id"),
+            "parentObservationId": MetricField("o.parent_id"),
+            "isRootObservation": MetricField("(o.parent_id IS NULL)", "boolean"),
+            "type": MetricField("o.type"),
+            "name": MetricField("o.name"),
+            "level": MetricField("o.level"),
+            "environment": MetricField("o.environment"),
+            "version": MetricField("o.version"),
+            "providedModelName": MetricField("o.model"),
+            "promptName": MetricField("o.prompt_name"),
+            "promptVersion": MetricField("o.prompt_version", "number"),
+            "startTimeMonth": MetricField(_month("o.start_time")),
+            **_TRACE_OF,
+            "release": MetricField("t.release", joins=_T),
+        },
+        measures={
+            "count": _COUNT,
+            "latency": MetricMeasure(_ms("o.end_time", "o.start_time")),
+            "streamingLatency": MetricMeasure(_ms("o.end_time", "o.completion_start_time")),
+            "timeToFirstToken": MetricMeasure(_ms("o.completion_start_time", "o.start_time")),
+            "inputTokens": MetricMeasure("o.input_tokens", integer=True),
+            "outputTokens": MetricMeasure("o.output_tokens", integer=True),
+            "totalTokens": MetricMeasure("o.total_tokens", integer=True),
+            "inputCost": MetricMeasure(_COST_OF_TYPES.format("input")),
+            "outputCost": MetricMeasure(_COST_OF_TYPES.format("output")),
+            "totalCost": MetricMeasure("o.total_cost"),
+        },
+        joins={"trace": "LEFT JOIN traces_trace t ON t.project_id = o.project_id AND t.id = o.trace_id"},
+        high_cardinality=frozenset({"id", "traceId", "userId", "sessionId", "parentObservationId"}),
+    ),
+    "scores-numeric": _score_view(
+        "s.data_type IN ('NUMERIC', 'BOOLEAN')",
+        ("value", MetricField("s.value", "number")),
+        {"count": _COUNT, "value": MetricMeasure("s.value")},
+    ),
+    "scores-categorical": _score_view(
+        "s.data_type = 'CATEGORICAL'", ("stringValue", MetricField("s.string_value")), {"count": _COUNT}
+    ),
+}
+
+# Aggregation → SQL around the measure's expression (`{}`).
+METRIC_AGGREGATIONS = {
+    "count": "COUNT({})",
+    "sum": "COALESCE(SUM({}), 0)",
+    "avg": "AVG({})",
+    "min": "MIN({})",
+    "max": "MAX({})",
+    "uniq": "COUNT(DISTINCT {})",
+    **{f"p{n}": f"percentile_cont(0.{n}) WITHIN GROUP (ORDER BY {{}})" for n in (50, 75, 90, 95, 99)},
+}
+_INTEGER_AGGREGATIONS = {"count", "uniq"}
+_KEEPS_TYPE = {"sum", "min", "max"}
+METRIC_GRANULARITIES = ("minute", "hour", "day", "week", "month")
+
+
+@dataclass(frozen=True)
+class MetricFilter:
+    """`column` is a dimension, one of the view's time fields or "metadata" (with `key`); `operator` is one of
+    FILTER_SQL's; `value` is already checked against the column's kind."""
+
+    column: str
+    operator: str
+    value: Any = None
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Metric:
+    measure: str
+    aggregation: str
+
+    @property
+    def alias(self) -> str:
+        return f"{self.aggregation}_{self.measure}"
+
+
+@dataclass(frozen=True)
+class MetricsQuery:
+    """A checked query (traces/public_api.py `metrics_query_parse`): every name is one of the view's."""
+
+    view: str
+    dimensions: tuple[str, ...]
+    metrics: tuple[Metric, ...]
+    filters: tuple[MetricFilter, ...]
+    granularity: str | None
+    from_timestamp: datetime
+    to_timestamp: datetime
+    order_by: tuple[tuple[str, bool], ...]  # (output field, descending)
+    row_limit: int
+
+
+TIME_DIMENSION = "time_dimension"
+
+# Operator → SQL with the column expression as {c} and one bound parameter (%s) where it takes a value.
+# Negations keep rows whose column is NULL (Langfuse stores empty strings, which never match).
+FILTER_SQL = {
+    "=": "{c} = %s",
+    "!=": "{c} IS DISTINCT FROM %s",
+    ">": "{c} > %s",
+    "<": "{c} < %s",
+    ">=": "{c} >= %s",
+    "<=": "{c} <= %s",
+    "contains": "{c} ILIKE %s",
+    "does not contain": "NOT COALESCE({c} ILIKE %s, false)",
+    "starts with": "{c} ILIKE %s",
+    "ends with": "{c} ILIKE %s",
+    "any of": "{c} = ANY(%s)",
+    "none of": "NOT COALESCE({c} = ANY(%s), false)",
+    "is null": "{c} IS NULL",
+    "is not null": "{c} IS NOT NULL",
+}
+ARRAY_FILTER_SQL = {
+    "any of": "{c}::text[] && %s::text[]",
+    "all of": "{c}::text[] @> %s::text[]",
+    "none of": "NOT COALESCE({c}::text[] && %s::text[], false)",
+    "is null": "cardinality({c}) = 0",
+    "is not null": "cardinality({c}) > 0",
+}
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _filter_param(operator: str, value: Any) -> Any:
+    if operator in ("contains", "does not contain"):
+        return f"%{_escape_like(value)}%"
+    if operator == "starts with":
+        return f"{_escape_like(value)}%"
+    if operator == "ends with":
+        return f"%{_escape_like(value)}"
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _metric_value(value: Any, *, integer: bool) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if integer and value == value.to_integral_value() else float(value)
+    if isinstance(value, float) and integer and value.is_integer():
+        return int(value)
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+    return value
+
+
+def metrics_query(*, project_id: int, query: MetricsQuery) -> list[dict[str, Any]]:
+    """Langfuse's metrics rows (`{<dimension>: …, "time_dimension": …, "<aggregation>_<measure>": …}`) for one
+    project and time range. One SQL statement, built from METRIC_VIEWS' constants with bound values only."""
+    view = METRIC_VIEWS[query.view]
+    params: list[Any] = []
+    columns: list[str] = []  # SELECT list, in output order
+    names: list[str] = []
+    integers: list[bool] = []
+    joins: set[str] = set()
+    lateral = ""
+
+    for name in query.dimensions:
+        field_ = view.dimensions[name]
+        joins.update(field_.joins)
+        if field_.kind == "array":  # one row per tag, as Langfuse's arrayJoin (untagged rows drop out)
+            lateral = f" CROSS JOIN LATERAL unnest({field_.sql}) AS dimension_tag(tag)"
+            columns.append("dimension_tag.tag")
+        else:
+            columns.append(field_.sql)
+        names.append(name)
+        integers.append(field_.kind == "number")
+    if query.granularity:
+        columns.append(f"date_trunc(%s, {view.time_sql} AT TIME ZONE 'UTC')")
+        params.append(query.granularity)
+        names.append(TIME_DIMENSION)
+        integers.append(False)
+    groups = len(columns)
+    for metric in query.metrics:
+        measure = view.measures[metric.measure]
+        joins.update(measure.joins)
+        expression = "*" if measure is _COUNT and metric.aggregation == "count" else measure.sql
+        columns.append(METRIC_AGGREGATIONS[metric.aggregation].format(expression))
+        names.append(metric.alias)
+        integers.append(
+            metric.aggregation in _INTEGER_AGGREGATIONS or (measure.integer and metric.aggregation in _KEEPS_TYPE)
+        )
+
+    where = [f"{view.alias}.project_id = %s", f"{view.time_sql} >= %s", f"{view.time_sql} <= %s"]
+    params += [project_id, query.from_timestamp, query.to_timestamp]
+    if view.segment:
+        where.append(view.segment)
+    for item in query.filters:
+        if item.column == "metadata":
+            metadata = f"{view.alias}.metadata"
+            column, kind = f"(CASE WHEN jsonb_typeof({metadata}) = 'object' THEN {metadata} ->> %s END)", "string"
+            params.append(item.key)
+        elif item.column in view.time_fields:
+            column, kind = view.time_sql, "datetime"
+        else:
+            field_ = view.dimensions[item.column]
+            joins.update(field_.joins)
+            column, kind = field_.sql, field_.kind
+        template = (ARRAY_FILTER_SQL if kind == "array" else FILTER_SQL)[item.operator]
+        where.append("(" + template.format(c=column) + ")")
+        if "%s" in template:
+            params.append(_filter_param(item.operator, item.value))
+
+    positions = {name: index + 1 for index, name in enumerate(names)}
+    order = [(positions[field_], descending) for field_, descending in query.order_by]
+    order += [(position, False) for position in range(1, groups + 1) if position not in dict(order)]
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {view.table}"  # noqa: S608 - constants of this module only
+        + "".join(f" {view.joins[name]}" for name in sorted(joins))
+        + lateral
+        + f" WHERE {' AND '.join(where)}"
+        + (f" GROUP BY {', '.join(str(p) for p in range(1, groups + 1))}" if groups else "")
+        + (" ORDER BY " + ", ".join(f"{p} {'DESC' if d else 'ASC'} NULLS LAST" for p, d in order) if order else "")
+        + " LIMIT %s"
+    )
+    params.append(query.row_limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    return [
+        {name: _metric_value(value, integer=integer) for name, value, integer in zip(names, row, integers, strict=True)}
+        for row in found
+    ]

@@ -61,6 +61,8 @@ urlpatterns = [
     path("api/public/sessions", public_api.SessionsView.as_view(), name="api-public-sessions"),
     path("api/public/sessions/<path:session_id>", public_api.SessionView.as_view(), name="api-public-session"),
     path("api/public/metrics/daily", public_api.MetricsDailyView.as_view(), name="api-public-metrics-daily"),
+    path("api/public/metrics", public_api.MetricsV1View.as_view(), name="api-public-metrics"),
+    path("api/public/v2/metrics", public_api.MetricsV2View.as_view(), name="api-public-metrics-v2"),
     path("api/public/score-configs", public_api.ScoreConfigsView.as_view(), name="api-public-score-configs"),
     path(
         "api/public/score-configs/<str:config_id>", public_api.ScoreConfigView.as_view(), name="api-public-score-config"

@@ -1,9 +1,10 @@
 """What a user of the Langfuse Python SDK v5 reads back from a live Sightline, run by tests/test_sdk_read.py.
 
-v5's raw API client has no trace/session reads any more; it has v2 observations, v3 scores, score configs and
-trace/score deletion. Runs in its own virtualenv (tests/sdk/langfuse5.lock), never imported by the suite. Reads
-LANGFUSE_HOST, LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY and SIGHTLINE_TRACE_ID; prints one JSON object of what
-it saw, or exits non-zero with the reason on stderr.
+v5's raw API client has no trace/session reads any more; it has v2 observations, v3 scores, score configs,
+trace/score deletion and v2 metrics queries. Runs in its own virtualenv (tests/sdk/langfuse5.lock), never imported
+by the suite. Reads LANGFUSE_HOST, LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY, SIGHTLINE_TRACE_ID and
+SIGHTLINE_METRICS_QUERIES (a JSON list of two metrics queries); prints one JSON object of what it saw, or exits
+non-zero with the reason on stderr.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from langfuse import get_client
 from langfuse.api.commons.types.observation_v2 import ObservationV2
 from langfuse.api.commons.types.score_config import ScoreConfig
 from langfuse.api.core.api_error import ApiError
+from langfuse.api.metrics.types import MetricsV2Response
 
 
 def main() -> int:
@@ -48,6 +50,15 @@ def main() -> int:
     updated = api.score_configs.update(config.id, is_archived=True)
     listed = api.score_configs.get()
     seen["config"] = {"archived": updated.is_archived, "listed": [c.name for c in listed.data]}
+
+    tokens_query, feedback_query = json.loads(os.environ["SIGHTLINE_METRICS_QUERIES"])
+    tokens = api.metrics.metrics(query=json.dumps(tokens_query))
+    assert isinstance(tokens, MetricsV2Response)
+    seen["metrics"] = {
+        "type": type(tokens).__name__,
+        "tokens": [[r["time_dimension"], r["providedModelName"], r["sum_totalTokens"]] for r in tokens.data],
+        "feedback": api.metrics.metrics(query=json.dumps(feedback_query)).data,
+    }
 
     deleted = api.trace.delete(trace_id)
     seen["deleted"] = deleted.message
