@@ -11,6 +11,8 @@
  * - Enter moves focus into the panel to read it; Escape returns to the tree (from a field of the panel
  *   too), or from the tree selects the trace.
  * - No other key is taken while typing in a field (the score panel's form) or with a modifier held.
+ * - "Open in playground" on a generation with a large input fetches its form first (htmx); the form is
+ *   submitted as soon as it arrives, so the click still lands in the playground.
  */
 (function () {
   "use strict";
@@ -251,6 +253,13 @@
     moveCursor(current);
     current.scrollIntoView({ block: "nearest" });
   }
+
+  document.addEventListener("htmx:load", function (event) {
+    var elt = event.detail && event.detail.elt;
+    if (!elt || !elt.matches || !elt.matches("[data-playground-handoff]")) return;
+    var form = elt.querySelector("form");
+    if (form) form.submit();
+  });
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();

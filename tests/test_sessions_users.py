@@ -135,6 +135,12 @@ def test_user_list_stats_and_feedback_ratio(alice_client: Client, acme: Tenant) 
     body = response.content.decode()
     assert "67%" in body and "2 thumbs up, 1 thumbs down" in body
     assert reverse("user-detail", args=[acme.project.pk, "u1"]) in body
+    # First and last seen: u1's first trace (t1, at t0) and last (t4, 30 minutes later), as machine-readable times.
+    t0 = timezone.localtime(_t0())
+    row = re.search(r"<tr>\s*<td class=\"people-id\"><a href=\"[^\"]*/user/u1\">.*?</tr>", body, re.S).group(0)
+    first, last = re.findall(r'<time datetime="([^"]+)" title="[^"]+">([^<]+)</time>', row)
+    assert first == (t0.isoformat(), f"{t0:%b} {t0.day}, {t0:%H:%M}")
+    assert last[0] == (t0 + timedelta(minutes=30)).isoformat() and last[1].replace("\xa0", " ") == "2 hours ago"
 
 
 def test_time_range_and_prefix_search(alice_client: Client, acme: Tenant) -> None:
@@ -227,6 +233,14 @@ def test_session_replay_is_the_conversation_in_time_order(alice_client: Client, 
     assert transcript.index('class="thumb thumb-up"') < transcript.index('class="thumb thumb-down"')
     assert "wrong tone" in transcript and "quality: 0.8" in transcript
     assert f"{reverse('score-panel', args=[pid])}?session_id=chat-1" in body
+    # Every turn states its own latency (its generation ran 2 s) and cost, in that turn.
+    turns = re.findall(r'<li class="turn[^"]*" id="turn-\d+" data-trace-id="([^"]+)">(.*?)</li>', transcript, re.S)
+    assert [tid for tid, _ in turns] == ["t1", "t2", "t3"]
+    for _, turn in turns:
+        assert 'data-testid="turn-latency">2.00s</span>' in turn and 'data-testid="turn-cost">$0.5000</span>' in turn
+    assert '<code id="session-id">chat-1</code>' in body
+    assert 'data-copy-target="#session-id" aria-label="Copy session id"' in body
+    assert 'data-testid="session-cost">$1.5000<' in body and 'data-testid="session-traces">3<' in body
 
 
 def test_session_replay_pages_turns_with_a_cursor(alice_client: Client, acme: Tenant) -> None:
@@ -270,10 +284,29 @@ def test_hostile_content_is_escaped(alice_client: Client, acme: Tenant) -> None:
         assert "&lt;script&gt;" in body
 
 
-def test_unknown_ids_are_404(alice_client: Client, acme: Tenant) -> None:
-    _seed_conversation(acme.project.pk)
-    assert _get(alice_client, "session-detail", acme.project.pk, "nope").status_code == 404
-    assert _get(alice_client, "user-detail", acme.project.pk, "nobody").status_code == 404
+def test_unknown_ids_are_404_with_what_to_check(
+    alice_client: Client, charlie_client: Client, acme: Tenant, globex: Tenant
+) -> None:
+    pid = acme.project.pk
+    _seed_conversation(pid)
+    _trace(globex.project.pk, "g1", _t0(), session="globex-chat", user="globex-user")
+    for name, ident, title, field, back, back_name in [
+        ("session-detail", "nope", "No such session", "session id", "Back to sessions", "session-list"),
+        ("session-detail", "globex-chat", "No such session", "session id", "Back to sessions", "session-list"),
+        ("user-detail", "nobody", "No such user", "user id", "Back to users", "user-list"),
+        ("user-detail", "globex-user", "No such user", "user id", "Back to users", "user-list"),
+    ]:
+        response = _get(alice_client, name, pid, ident)
+        assert response.status_code == 404
+        body = response.content.decode()
+        assert f"<h1>{title}</h1>" in body
+        assert f"No trace names the {field} <code>{ident}</code> in project <strong>Support bot</strong>" in body
+        assert "flushed" in body and "deleted" in body  # what to check
+        assert f'href="{reverse(back_name, args=[pid])}" data-testid="missing-back">{back}</a>' in body
+        assert "globex" not in body.replace(ident, "")  # nothing about the other project beyond the id asked for
+    # charlie is no member of acme: the generic page, which names neither the project nor the id.
+    outsider = _get(charlie_client, "session-detail", pid, "chat-1").content.decode()
+    assert "This page doesn't exist" in outsider and "chat-1" not in outsider and "Support bot" not in outsider
 
 
 def test_tenancy_charlie_gets_404(charlie_client: Client, bob_client: Client, acme: Tenant, globex: Tenant) -> None:
@@ -314,6 +347,8 @@ def test_user_page_totals_sessions_traces_and_chart(alice_client: Client, acme: 
     )
     assert sum(payload["traces"]) == 4 and sum(payload["cost"]) == pytest.approx(1.75)
     assert "vendor/plotly.min.js" in body and "people.js" in body
+    assert '<code id="user-id">u1</code>' in body and 'data-copy-target="#user-id" aria-label="Copy user id"' in body
+    assert 'data-testid="user-cost">$1.7500<' in body
     assert reverse("session-detail", args=[pid, "chat-2"]) in body
     assert reverse("trace-detail", args=[pid, "t4"]) in body
 

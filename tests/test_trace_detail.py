@@ -3,12 +3,15 @@ through HTTP, tenancy, query counts, and a 2,000-span trace with megabyte payloa
 
 from __future__ import annotations
 
+import html as html_module
+import json
 import re
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
 from django.db import connection
 from django.test import Client
@@ -334,9 +337,22 @@ def test_page_shows_header_tree_and_the_trace_body_but_no_span_bodies(rag: Tenan
     response = bob_client.get(_page(rag.project.pk, "rag/1"))
     assert response.status_code == 200
     html = response.content.decode()
-    for text in ("support-chat", "rag/1", "user-7", "sess-9", "prod", "production", "v2.3", "helpfulness: 0.8<"):
-        assert text in html
-    assert "1,200" in html  # tokens
+    pid = rag.project.pk
+    # Each header value in its own element (a bare "prod" would also match "production", "rag" the id "rag/1").
+    assert "<h1>support-chat</h1>" in html
+    assert '<code id="trace-id">rag/1</code>' in html
+    assert 'data-copy-target="#trace-id" aria-label="Copy trace id"' in html
+    assert f'<a href="{reverse("user-detail", args=[pid, "user-7"])}">user-7</a>' in html
+    assert 'data-copy="user-7" aria-label="Copy user id"' in html
+    assert f'<a href="{reverse("session-detail", args=[pid, "sess-9"])}">sess-9</a>' in html
+    assert 'data-copy="sess-9" aria-label="Copy session id"' in html
+    assert "<dt>Environment</dt><dd>production</dd>" in html and "<dt>Release</dt><dd>v2.3</dd>" in html
+    tags = re.findall(r'<span class="badge plain tag">([^<]*)</span>', html)
+    assert tags == ["prod", "rag"]
+    assert '<span class="badge badge-accent plain score-chip"' in html and ">helpfulness: 0.8</span>" in html
+    assert 'data-testid="trace-latency">2.00s<' in html  # trace start → the last span's end
+    assert 'data-testid="trace-cost">$0.00027<' in html  # the generation's cost, rolled up
+    assert re.search(r'<dt>Tokens</dt><dd class="num"[^>]*>1,200 <span class="muted small">\(1,000 → 200\)', html)
     assert 'data-testid="trace-errors">1 error' in html
     # Rows in tree order with their type, level and bar; the TTFT marker on the generation.
     rows = re.findall(r'<li class="sp t-(\w+)( err| warn)?" style="([^"]*)" data-seq="(\d+)"', html)
@@ -360,6 +376,8 @@ def test_page_shows_header_tree_and_the_trace_body_but_no_span_bodies(rag: Tenan
 def test_selected_span_is_in_the_url_and_rendered_by_shape(rag: Tenant, alice_client: Client) -> None:
     html = alice_client.get(_page(rag.project.pk, "rag/1", "llm")).content.decode()
     assert '<a href="?observation=llm" aria-current="true">' in html
+    assert '<code id="observation-id">llm</code>' in html
+    assert 'data-copy-target="#observation-id" aria-label="Copy span id"' in html
     assert "TRACE-INPUT-MARK" not in html and "RETRIEVER-INPUT-MARK" not in html
     assert 'data-role="user"' in html and "GENERATION-INPUT-MARK" in html  # chat
     assert "<strong>Refunds</strong>" in html  # markdown in the assistant message
@@ -409,6 +427,50 @@ def test_unknown_or_foreign_traces_are_404(rag: Tenant, alice_client: Client, ch
     foreign_span = charlie_client.get(_body_url(globex_id, "rag/1", "llm"), **HTMX).content.decode()
     assert "GLOBEX-SECRET" in foreign_span and "GENERATION-INPUT-MARK" not in foreign_span
     assert alice_client.get(_body_url(acme_id, "other-trace", "llm"), **HTMX).status_code == 404
+
+
+def _without_csrf(html: str) -> str:
+    """The page minus its per-response CSRF tokens, so two responses can be compared whole."""
+    html = re.sub(r'"X-CSRFToken": "[^"]*"', "", html)
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", html)
+
+
+def test_a_missing_trace_says_what_happened_and_links_back(
+    rag: Tenant, globex: Tenant, alice_client: Client, charlie_client: Client
+) -> None:
+    pid = rag.project.pk
+    response = alice_client.get(_page(pid, "never-sent"))
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "<h1>No such trace</h1>" in html
+    assert 'data-testid="missing-what">No trace with id <code>never-sent</code> in project <strong>Support bot' in html
+    assert "ingestion is synchronous" in html.lower() and "flush()" in html and "deleted" in html
+    assert f'<a class="btn btn-primary" href="{reverse("trace-list", args=[pid])}" data-testid="missing-back">' in html
+    assert "mistyped" not in html  # not the generic page
+
+    # An id that exists only in another project reads exactly like one that exists nowhere.
+    trace_batch_write(project_id=globex.project.pk, traces=[TraceIn(id="globex-only", timestamp=T0)])
+    elsewhere = alice_client.get(_page(pid, "globex-only"))
+    assert elsewhere.status_code == 404
+    nowhere = alice_client.get(_page(pid, "nowhere-xx"))
+    assert _without_csrf(elsewhere.content.decode()).replace("globex-only", "ID") == _without_csrf(
+        nowhere.content.decode()
+    ).replace("nowhere-xx", "ID")
+
+    # A hostile id is text on the page.
+    hostile = alice_client.get(_page(pid, "<script>alert(1)</script>")).content.decode()
+    assert "<script>alert(1)" not in hostile and "<code>&lt;script&gt;alert(1)&lt;/script&gt;</code>" in hostile
+
+    # An outsider gets the generic page: neither the project's name nor the id, nor any hint.
+    outsider = charlie_client.get(_page(pid, "never-sent"))
+    assert outsider.status_code == 404
+    generic = outsider.content.decode()
+    assert "This page doesn't exist" in generic and "mistyped" in generic
+    for leak in ("Support bot", "never-sent", "No trace with id", "flush()"):
+        assert leak not in generic, leak
+    # Other 404s keep the generic page too.
+    other = alice_client.get(f"/p/{pid}/no-such-page/")
+    assert other.status_code == 404 and "This page doesn't exist" in other.content.decode()
 
 
 def test_a_price_row_of_another_project_is_never_shown(rag: Tenant, globex: Tenant, alice_client: Client) -> None:
@@ -497,3 +559,67 @@ def test_a_trace_id_with_slashes_and_spaces_round_trips(acme: Tenant, alice_clie
     assert "odd" in html and '<a href="?observation=a%20b%2Fc">' in html
     fragment = alice_client.get(url + "?observation=a%20b%2Fc").content.decode()
     assert "ODD-MARK" in fragment
+
+
+def test_a_large_generation_input_is_not_sent_twice_with_its_span(
+    acme: Tenant, globex: Tenant, alice_client: Client, charlie_client: Client
+) -> None:
+    """The "Open in playground" form repeats a generation's input in a hidden field: up to
+    PLAYGROUND_INLINE_MAX_CHARS it comes with the span; a larger one is fetched only when the button is used."""
+    from traces.views_trace import PLAYGROUND_INLINE_MAX_CHARS
+
+    pid = acme.project.pk
+    big = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "q" * 1_000_000 + "END-MARK"}]
+    small = [{"role": "user", "content": "SMALL-MARK"}]
+    trace_batch_write(
+        project_id=pid,
+        traces=[TraceIn(id="pg", timestamp=T0)],
+        observations=[
+            ObservationIn(id="big", trace_id="pg", type="GENERATION", start_time=T0, model="m", input=big),
+            ObservationIn(id="small", trace_id="pg", type="GENERATION", start_time=T0, model="m", input=small),
+            ObservationIn(id="span", trace_id="pg", start_time=T0, input=big),
+        ],
+    )
+    playground = reverse("prompt-playground", args=[pid])
+    body_url = reverse("observation-body", args=[pid])
+
+    fragment = alice_client.get(_body_url(pid, "pg", "big"), **HTMX).content.decode()
+    assert fragment.count("END-MARK") == 1  # in the rendered message only
+    assert 'name="messages"' not in fragment and f'action="{playground}"' not in fragment
+    assert len(fragment) < 1_300_000  # was twice the input
+    lazy = re.search(r'<form method="get" action="([^"]+)" class="open-in-playground" hx-get="([^"]+)"', fragment)
+    assert lazy and lazy.group(1) == lazy.group(2) == body_url
+    assert (
+        '<input type="hidden" name="trace_id" value="pg"><input type="hidden" name="id" value="big">'
+        '<input type="hidden" name="part" value="playground">'
+    ) in fragment
+    page = alice_client.get(_page(pid, "pg", "big")).content.decode()  # the page with the span selected, too
+    assert page.count("END-MARK") == 1 and 'data-testid="playground-lazy"' in page
+
+    # Asked for, the form carries the whole input, exactly as recorded; htmx gets the form alone.
+    form = alice_client.get(body_url, {"trace_id": "pg", "id": "big", "part": "playground"}, **HTMX).content.decode()
+    assert form.lstrip().startswith('<div class="playground-handoff" data-playground-handoff>')
+    assert "<html" not in form and f'action="{playground}"' in form
+    value = re.search(r'name="messages" value="([^"]*)"', form).group(1)
+    assert json.loads(html_module.unescape(value)) == big
+    full = alice_client.get(body_url, {"trace_id": "pg", "id": "big", "part": "playground"}).content.decode()
+    assert "<html" in full and "in the playground</h1>" in full and 'data-testid="open-in-playground"' in full
+
+    # A small input keeps the one-click form in the panel.
+    assert len(orjson.dumps(small)) <= PLAYGROUND_INLINE_MAX_CHARS
+    small_fragment = alice_client.get(_body_url(pid, "pg", "small"), **HTMX).content.decode()
+    assert f'action="{playground}"' in small_fragment and "SMALL-MARK" in small_fragment
+    assert 'data-testid="playground-lazy"' not in small_fragment
+
+    # Only generations of this project's traces: a span, an unknown id, another project's trace, an outsider.
+    assert alice_client.get(body_url, {"trace_id": "pg", "id": "span", "part": "playground"}, **HTMX).status_code == 404
+    assert alice_client.get(body_url, {"trace_id": "pg", "id": "nope", "part": "playground"}, **HTMX).status_code == 404
+    trace_batch_write(
+        project_id=globex.project.pk,
+        traces=[TraceIn(id="pg-g", timestamp=T0)],
+        observations=[ObservationIn(id="g", trace_id="pg-g", type="GENERATION", start_time=T0, input=big)],
+    )
+    assert alice_client.get(body_url, {"trace_id": "pg-g", "id": "g", "part": "playground"}, **HTMX).status_code == 404
+    assert (
+        charlie_client.get(body_url, {"trace_id": "pg", "id": "big", "part": "playground"}, **HTMX).status_code == 404
+    )

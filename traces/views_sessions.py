@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -22,6 +22,7 @@ from projects.views import first_trace_context
 from traces import render as content
 from traces import selectors
 from traces.filters import DEFAULT_RANGE, RANGE_LABELS, parse_trace_filters
+from traces.views_trace import missing_page
 
 SORT_LABELS = {
     "-time": "Latest activity first",
@@ -227,7 +228,7 @@ def session_detail(request: HttpRequest, session_id: str) -> HttpResponse:
     project = request.project  # type: ignore[attr-defined]
     overview = selectors.session_overview(project_id=project.pk, session_id=session_id)
     if overview is None:
-        raise Http404("No such session in this project")
+        return missing_page(request, kind="session", ident=session_id)
     cursor = request.GET.get("cursor") or None
     turns, next_cursor = selectors.session_turns(project_id=project.pk, session_id=session_id, cursor=cursor)
     context = {
@@ -252,7 +253,7 @@ def user_detail(request: HttpRequest, user_id: str) -> HttpResponse:
     project = request.project  # type: ignore[attr-defined]
     overview = selectors.user_overview(project_id=project.pk, user_id=user_id)
     if overview is None:
-        raise Http404("No traces name this user in this project")
+        return missing_page(request, kind="user", ident=user_id)
     cursor = request.GET.get("cursor") or None
     traces, next_cursor = selectors.user_traces_page(project_id=project.pk, user_id=user_id, cursor=cursor)
     days = selectors.user_daily_usage(project_id=project.pk, user_id=user_id)
