@@ -8,6 +8,7 @@ import html
 import json
 import re
 from datetime import timedelta
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlencode
 
@@ -148,6 +149,39 @@ def _ids(body: str) -> list[str]:
     return re.findall(r'<tr data-trace-id="([^"]+)"', body)
 
 
+class _Cells(HTMLParser):
+    """The text of each cell of one table row, and the cells' own HTML attributes (title, class)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: list[dict[str, str]] = []
+        self._depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "td":
+            self._depth += 1
+            if self._depth == 1:
+                self.cells.append({"text": "", **{k: v or "" for k, v in attrs}})
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td":
+            self._depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self._depth:
+            self.cells[-1]["text"] += f" {data}"  # elements are separate words
+
+
+def _row(body: str, trace_id: str) -> tuple[str, list[dict[str, str]]]:
+    """One row's HTML and its cells, whitespace collapsed."""
+    row = re.search(rf'<tr data-trace-id="{re.escape(trace_id)}".*?</tr>', body, re.S).group(0)
+    parser = _Cells()
+    parser.feed(row)
+    for cell in parser.cells:
+        cell["text"] = " ".join(cell["text"].split())
+    return row, parser.cells
+
+
 # --- Rendering ------------------------------------------------------------------------------------------
 
 
@@ -155,12 +189,28 @@ def test_rows_show_every_column_and_link_to_the_trace(alice_client: Client, zoo:
     body = alice_client.get(_list_url(zoo, col=list(COLUMNS))).content.decode()
 
     assert _ids(body) == ["t-a", "t-b", "t-c"]  # newest first; t-old is outside the default 7 days
-    assert reverse("trace-detail", args=[zoo.project.pk, "t-a"]) in body
-    for text in ("u1", "s1", "prod", "beta", "staging", "2.00s", "$0.5000", "quality", "0.9", "hello world"):
-        assert text in body, text
-    assert "1 error" in body  # t-b's ERROR span
-    assert "東京タワーはどこですか" in body and "messages" not in body  # chat input: the last message's content
-    assert 'data-testid="star"' in body
+    row, cells = _row(body, "t-a")
+    check, star, time, name, user, session, tags, env, latency, tokens, cost, scores, io = cells
+    start = timezone.localtime(NOW - timedelta(hours=1))
+    assert f'<time datetime="{start.isoformat()}"' in row and time["text"] == f"{start:%b} {start.day} {start:%H:%M:%S}"
+    assert name["text"] == "chat t-a" and f'href="{reverse("trace-detail", args=[zoo.project.pk, "t-a"])}"' in row
+    assert (user["text"], session["text"]) == ("u1", "s1")
+    assert 'href="?col=time&amp;col=user&amp;col=session' in row and "&amp;user=u1" in row  # filter by the user
+    assert tags["text"] == "prod beta" and env["text"] == "production v1"
+    assert (latency["text"], cost["text"]) == ("2.00s", "$0.5000")
+    assert tokens["text"] == "100" and tokens["title"] == "60 in · 40 out"
+    assert scores["text"] == "quality 0.90"
+    assert io["text"] == "In hello world Out bonjour"
+    assert 'data-testid="star"' in row and star["text"] == "☆" and check["text"] == ""
+
+    _, cells = _row(body, "t-b")
+    assert cells[3]["text"] == "search 1 error t-b"  # t-b's ERROR span
+    assert cells[7]["text"] == "staging v2" and cells[8]["text"] == "500ms" and cells[9]["text"] == "10"
+    assert cells[10]["text"] == "$0.0100" and cells[11]["text"] == "quality 0.20"
+    assert cells[12]["text"] == "In 東京タワーはどこですか Out مرحبا بالعالم"  # chat input: the last message's content
+    _, cells = _row(body, "t-c")
+    assert cells[1]["text"] == "★" and cells[6]["text"] == "" and cells[10]["text"] == "—" and cells[11]["text"] == "—"
+    assert cells[8]["text"] == "10.00s" and cells[9]["text"] == "1000" and cells[12]["text"] == "In Crème brûlée recipe"
 
 
 def test_previews_are_short_and_escaped(alice_client: Client, acme: Tenant) -> None:
@@ -251,6 +301,67 @@ def test_each_filter(alice_client: Client, zoo: Tenant, params: dict[str, Any], 
     body = response.content.decode()
     assert _ids(body) == expected
     assert 'data-testid="filter-problems"' not in body
+
+
+def _labels(project_id: int) -> None:
+    """Categorical and boolean scores on the zoo's traces (one on a span), and a TEXT score that shares a name
+    and a string with a categorical one but is free text, not a label."""
+    rows = [
+        ("v-a", "verdict", "correct", "CATEGORICAL", "t-a", None),
+        ("v-b", "verdict", "wrong", "CATEGORICAL", "t-b", "t-b-span"),  # on the trace's span
+        ("v-c", "verdict", "correct", "TEXT", "t-c", None),
+        ("h-a", "helpful", "False", "BOOLEAN", "t-a", None),
+        ("h-c", "helpful", "True", "BOOLEAN", "t-c", None),
+        ("x-b", "other", "correct", "CATEGORICAL", "t-b", None),
+    ]
+    trace_batch_write(
+        project_id=project_id,
+        scores=[
+            ScoreIn(
+                id=sid, name=name, string_value=label, data_type=kind, trace_id=tid, observation_id=oid,
+                value=(1.0 if label == "True" else 0.0) if kind == "BOOLEAN" else None, timestamp=NOW,
+            )
+            for sid, name, label, kind, tid, oid in rows
+        ],
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"score": "verdict", "score_value": "correct"}, ["t-a"]),  # not t-c's free-text "correct"
+        ({"score": "verdict", "score_value": "wrong"}, ["t-b"]),  # a span's score counts for its trace
+        ({"score": "verdict", "score_value": "Correct"}, []),  # labels match exactly
+        ({"score": "verdict", "score_value": "correc"}, []),  # whole labels only
+        ({"score": "helpful", "score_value": "True"}, ["t-c"]),
+        ({"score": "helpful", "score_value": "false"}, ["t-a"]),  # booleans in any case
+        ({"score": "other", "score_value": "correct"}, ["t-b"]),
+        ({"score": "verdict"}, ["t-a", "t-b", "t-c"]),
+        ({"score": "verdict", "score_value": "correct", "name": "search"}, []),
+    ],
+)
+def test_score_label_filter(alice_client: Client, zoo: Tenant, params: dict[str, str], expected: list[str]) -> None:
+    _labels(zoo.project.pk)
+    body = alice_client.get(_list_url(zoo, **params)).content.decode()
+
+    assert _ids(body) == expected
+    assert 'data-testid="filter-problems"' not in body
+    # The form shows the label it filtered by, and the chip removes the label alone.
+    assert f'name="score_value" value="{params.get("score_value", "")}"' in body
+    if "score_value" in params:
+        chip = f"{params['score']} is {params['score_value']}"
+        assert chip in body
+        rest = parse_trace_filters(
+            QueryDict(urlencode([(k, v) for k, v in params.items() if k != "score_value"])), now=timezone.now()
+        ).query()
+        assert f'href="?{html.escape(rest)}" title="Remove this filter">{chip}' in body
+
+
+def test_score_label_without_a_name_is_explained(alice_client: Client, zoo: Tenant) -> None:
+    _labels(zoo.project.pk)
+    body = alice_client.get(_list_url(zoo, score_value="correct")).content.decode()
+
+    assert "A score label needs a score name" in body and _ids(body) == ["t-a", "t-b", "t-c"]
 
 
 @pytest.mark.parametrize(
@@ -536,6 +647,11 @@ def test_query_count_does_not_grow_with_rows(alice_client: Client, acme: Tenant)
             _trace(
                 pid, f"{prefix}{n}", name=prefix, tags=["t"], input=f"hello world {n}", scores=(("q", 0.5),), model="m"
             )
+            label = ScoreIn(
+                id=f"{prefix}{n}-v", name="v", string_value="ok", data_type="CATEGORICAL", timestamp=NOW,
+                trace_id=f"{prefix}{n}",
+            )  # fmt: skip
+            trace_batch_write(project_id=pid, scores=[label])
 
     seed("few", 2)
     seed("many", 25)
@@ -546,19 +662,25 @@ def test_query_count_does_not_grow_with_rows(alice_client: Client, acme: Tenant)
     few = _count_queries(alice_client, _list_url(acme, name="few"))
     many = _count_queries(alice_client, _list_url(acme, name="many"))
     assert few == many
+    few = _count_queries(alice_client, _list_url(acme, name="few", score="v", score_value="ok"))
+    many_url = _list_url(acme, name="many", score="v", score_value="ok")
+    many = _count_queries(alice_client, many_url)
+    assert few == many
+    assert len(_ids(alice_client.get(many_url).content.decode())) == 25  # the label filter did select them
 
 
 def test_the_url_state_round_trips() -> None:
     """What the page writes into links (filters.query) parses back to the same filters."""
     raw = (
         "range=30d&name=chat&user=u+1&session=s%2F1&tag=a&tag=b+c&env=prod&release=v1&model=gpt-4o&level=warning"
-        "&errors=1&score=quality&score_min=0.25&score_max=1&cost_min=0.00001&cost_max=2&latency_min=10"
+        "&errors=1&score=quality&score_value=good+enough&score_min=0.25&score_max=1&cost_min=0.00001&cost_max=2&latency_min=10"
         "&latency_max=2000&meta=region%3Deu&meta=k%3Da%3Db&q=%E6%9D%B1%E4%BA%AC&starred=1&sort=cost&col=time&col=io"
     )
     now = timezone.now()
     filters = parse_trace_filters(QueryDict(raw), now=now)
     assert not filters.problems
     assert filters.meta == (("region", "eu"), ("k", "a=b")) and filters.level == "WARNING"
+    assert filters.score_value == "good enough"
     assert parse_trace_filters(QueryDict(filters.query()), now=now) == filters
     custom = parse_trace_filters(QueryDict("from=2026-11-01&to=2026-11-02T10:30Z"), now=now)
     assert parse_trace_filters(QueryDict(custom.query()), now=now) == custom
@@ -593,8 +715,25 @@ def test_a_search_that_runs_out_of_time_says_so(alice_client: Client, acme: Tena
 
 
 def test_filter_inputs_suggest_recent_values(alice_client: Client, zoo: Tenant) -> None:
+    from traces.models import ScoreConfig
+
+    categories = [{"label": "correct", "value": 1}, {"label": "wrong", "value": 0}]
+    ScoreConfig.objects.create(project=zoo.project, name="verdict", data_type="CATEGORICAL", categories=categories)
+    ScoreConfig.objects.create(project=zoo.project, name="helpful", data_type="BOOLEAN")
+    ScoreConfig.objects.create(project=zoo.project, name="retired", data_type="CATEGORICAL", is_archived=True,
+                               categories=[{"label": "stale", "value": 0}])  # fmt: skip
     body = alice_client.get(_list_url(zoo)).content.decode()
 
-    for key, values in (("name", ["chat", "search"]), ("env", ["staging"]), ("model", ["claude-3", "gpt-4o-mini"])):
+    assert 'name="score_value" value="" placeholder="label, e.g. correct or True"' in body
+    assert 'list="suggest-score_value"' in body and 'list="suggest-score"' in body
+    for key, values in (
+        ("name", ["chat", "search"]),
+        ("env", ["staging"]),
+        ("model", ["claude-3", "gpt-4o-mini"]),
+        ("score", ["helpful", "verdict"]),
+        ("score_value", ["False", "True", "correct", "wrong"]),
+    ):
         listed = re.search(rf'<datalist id="suggest-{key}">(.*?)</datalist>', body).group(1)
         assert all(f'<option value="{value}">' in listed for value in values), (key, listed)
+        if key.startswith("score"):  # exactly the live configs' names and labels
+            assert listed.count("<option") == len(values), (key, listed)

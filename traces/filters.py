@@ -93,6 +93,7 @@ class TraceFilters:
     level: str = ""
     errors: bool = False
     score: str = ""
+    score_value: str = ""  # a label of a CATEGORICAL score, or True/False of a BOOLEAN one
     score_min: float | None = None
     score_max: float | None = None
     cost_min: Decimal | None = None
@@ -136,6 +137,8 @@ class TraceFilters:
             pairs.append(("errors", "1"))
         if self.score:
             pairs.append(("score", self.score))
+        if self.score_value:
+            pairs.append(("score_value", self.score_value))
         for key in ("score_min", "score_max", "cost_min", "cost_max", "latency_min", "latency_max"):
             if getattr(self, key) is not None:
                 pairs.append((key, _number(getattr(self, key))))
@@ -185,8 +188,10 @@ class TraceFilters:
             if key in labels:
                 drop: tuple[tuple[str, str | None], ...] = ((key, value),)
                 if key == "score":
-                    drop += (("score_min", None), ("score_max", None))
+                    drop += (("score_value", None), ("score_min", None), ("score_max", None))
                 chips.append((f"{labels[key]}: {value}", self.query(drop=drop)))
+            elif key == "score_value":
+                chips.append((f"{self.score} is {value}", self.query(drop=((key, None),))))
             elif key in ("tag", "meta"):
                 chips.append((f"{key}: {value}", self.query(drop=((key, value),))))
         if self.errors:
@@ -341,6 +346,10 @@ def parse_trace_filters(params: QueryParams | Mapping[str, Any], *, now: datetim
         meta.append((key.strip(), value.strip()))
 
     score = _text(p, "score", problems)
+    score_value = _text(p, "score_value", problems)
+    if score_value and not score:
+        problems.append("A score label needs a score name (score=…); it was ignored.")
+        score_value = ""
     score_min, score_max = _range_pair(p, "score_min", "score_max", float, problems, non_negative=False)
     if (score_min is not None or score_max is not None) and not score:
         problems.append("A score range needs a score name (score=…); it was ignored.")
@@ -371,6 +380,7 @@ def parse_trace_filters(params: QueryParams | Mapping[str, Any], *, now: datetim
         level=level,
         errors=p.get("errors") == "1",
         score=score,
+        score_value=score_value,
         score_min=score_min,
         score_max=score_max,
         cost_min=cost_min,

@@ -981,6 +981,12 @@ def trace_list_queryset(*, project_id: int, filters: TraceFilters) -> QuerySet[T
         )
     if f.score:
         scores = Score.objects.filter(project_id=project_id, trace_id=OuterRef("id"), name=f.score)
+        if f.score_value:
+            # Labels are the client's exact strings; booleans are stored as "True"/"False", so any case matches.
+            scores = scores.filter(
+                Q(data_type=ScoreDataType.CATEGORICAL, string_value=f.score_value)
+                | Q(data_type=ScoreDataType.BOOLEAN, string_value__iexact=f.score_value)
+            )
         if f.score_min is not None:
             scores = scores.filter(value__gte=f.score_min)
         if f.score_max is not None:
@@ -1190,12 +1196,14 @@ SUGGESTION_MAX = 50
 
 def trace_filter_suggestions(*, project_id: int) -> dict[str, list[str]]:
     """Values to offer in the filter inputs (name, env, release, model), from the newest traces and spans only:
-    a bounded read of `trace_sort_time` / `obs_project_time`, never a DISTINCT over the project. One
-    query."""
+    a bounded read of `trace_sort_time` / `obs_project_time`, never a DISTINCT over the project; score names
+    and labels (`score`, `score_value`) from the project's score configs. One query."""
     sql = """
         WITH recent AS (
             SELECT name, environment, release FROM traces_trace
             WHERE project_id = %(p)s ORDER BY timestamp DESC LIMIT %(n)s
+        ), configs AS (
+            SELECT name, data_type, categories FROM traces_scoreconfig WHERE project_id = %(p)s AND NOT is_archived
         )
         SELECT
             (SELECT array_agg(DISTINCT name) FILTER (WHERE name IS NOT NULL) FROM recent),
@@ -1204,15 +1212,28 @@ def trace_filter_suggestions(*, project_id: int) -> dict[str, list[str]]:
             (SELECT array_agg(DISTINCT model) FROM (
                 SELECT model FROM traces_observation WHERE project_id = %(p)s AND model IS NOT NULL
                 ORDER BY start_time DESC LIMIT %(n)s
-            ) spans)
+            ) spans),
+            (SELECT array_agg(name) FROM configs),
+            (SELECT array_agg(DISTINCT label) FILTER (WHERE label IS NOT NULL) FROM (
+                SELECT item ->> 'label' AS label FROM configs CROSS JOIN LATERAL jsonb_array_elements(
+                    CASE WHEN jsonb_typeof(categories) = 'array' THEN categories ELSE '[]'::jsonb END
+                ) AS item WHERE data_type = 'CATEGORICAL'
+                UNION ALL
+                SELECT unnest(ARRAY['True', 'False']) FROM configs WHERE data_type = 'BOOLEAN'
+            ) labels)
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, {"p": project_id, "n": SUGGESTION_SAMPLE})
-        names, envs, releases, models = cursor.fetchone()
-    return {
-        key: sorted(values or [])[:SUGGESTION_MAX]
-        for key, values in (("name", names), ("env", envs), ("release", releases), ("model", models))
-    }
+        names, envs, releases, models, scores, labels = cursor.fetchone()
+    found = (
+        ("name", names),
+        ("env", envs),
+        ("release", releases),
+        ("model", models),
+        ("score", scores),
+        ("score_value", labels),
+    )
+    return {key: sorted(values or [])[:SUGGESTION_MAX] for key, values in found}
 
 
 def trace_bookmarked(*, project_id: int, trace_id: str) -> bool | None:

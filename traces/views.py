@@ -37,7 +37,7 @@ NEW_TRACES_POLL_SECONDS = 5  # how often an open trace list asks whether new tra
 # The filters inside the "Filters" panel (the bar shows search, time range, starred and errors).
 MORE_FILTERS = frozenset(
     {"name", "user", "session", "tag", "env", "release", "model", "level", "score", "meta", "from", "to"}
-    | {"score_min", "score_max", "cost_min", "cost_max", "latency_min", "latency_max"}
+    | {"score_value", "score_min", "score_max", "cost_min", "cost_max", "latency_min", "latency_max"}
 )
 BULK_DELETE_MAX = 500  # one page is 50 rows; more than this in one post is not a person clicking
 

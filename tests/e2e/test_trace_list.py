@@ -13,7 +13,7 @@ from django.utils import timezone
 from tests.conftest import Tenant
 from tests.e2e.conftest import assert_only_local_requests, sign_in_as
 from traces.models import Trace
-from traces.services import ObservationIn, TraceIn, trace_batch_write
+from traces.services import ObservationIn, ScoreIn, TraceIn, trace_batch_write
 
 pytestmark = pytest.mark.e2e
 
@@ -49,6 +49,15 @@ def test_trace_list_journey(e2e_page: Any, live_server: Any, acme: Tenant, alice
     _ingest(pid, "trace-chat-2", "chat", "東京タワーの高さは", 10)
     _ingest(pid, "trace-rag-1", "rag", "Summarise the quarterly report", 15)
     _ingest(pid, "trace-rag-2", "rag", "Crème brûlée, step by step", 20)
+    verdicts = (("trace-chat-1", "correct"), ("trace-rag-1", "wrong"), ("trace-rag-2", "correct"))
+    trace_batch_write(
+        project_id=pid,
+        scores=[
+            ScoreIn(id=f"v-{tid}", name="verdict", string_value=label, data_type="CATEGORICAL", trace_id=tid,
+                    timestamp=timezone.now())
+            for tid, label in verdicts
+        ],
+    )  # fmt: skip
 
     sign_in_as(page, alice, live_server.url)
     page.goto(f"/p/{pid}/traces/")
@@ -65,6 +74,18 @@ def test_trace_list_journey(e2e_page: Any, live_server: Any, acme: Tenant, alice
     page.go_back()
     page.wait_for_url(re.compile(r"/traces/$"))
     assert len(_row_ids(page)) == 4
+
+    # Filter by a categorical score's label: name and label land in the URL and in a chip of their own.
+    page.get_by_text("Filters", exact=True).click()
+    page.get_by_label("Score name").fill("verdict")
+    page.get_by_label("Score label").fill("correct")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url(re.compile(r"score=verdict&score_value=correct"))
+    assert _row_ids(page) == ["trace-chat-1", "trace-rag-2"]
+    page.get_by_role("link", name=re.compile("^verdict is correct")).click()  # the chip drops the label alone
+    page.wait_for_url(re.compile(r"\?score=verdict$"))
+    assert len(_row_ids(page)) == 3
+    page.goto(f"/p/{pid}/traces/")
 
     # Search, with "/" to reach the box: a CJK substring finds its trace.
     page.keyboard.press("/")
