@@ -1,8 +1,9 @@
 """Browser tests: Playwright (sync API) driving the system's Chromium against pytest-django's live_server.
 
-No browser is downloaded: `/usr/bin/chromium` (Debian's package) is launched directly, and the tests
-are skipped when it is missing. Every request the page makes is recorded, so a journey can prove that
-nothing is fetched from outside (no CDN).
+No browser is downloaded: `/usr/bin/chromium` (Debian's package) is launched directly. When it is
+missing the tests fail in CI (`CI` set to true, as CI services set it) and are skipped on a developer's
+machine, so a CI image without a browser can never pass by skipping them. Every request the page makes
+is recorded, so a journey can prove that nothing is fetched from outside (no CDN).
 """
 
 from __future__ import annotations
@@ -31,10 +32,24 @@ CHROMIUM_ARGS = [
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
+def in_ci() -> bool:
+    """Whether this run is CI's: `CI` is true there (GitHub Actions, GitLab, .ci/run's hosts); unset locally."""
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def require_chromium() -> None:
+    """A missing browser skips the browser tests locally and fails them in CI."""
+    if os.path.exists(CHROMIUM) or shutil.which(CHROMIUM):
+        return
+    message = f"no Chromium at {CHROMIUM} (apt-get install chromium, or set SIGHTLINE_E2E_CHROMIUM)"
+    if in_ci():
+        pytest.fail(f"{message}; CI must run the browser tests, not skip them", pytrace=False)
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def e2e_browser() -> Iterator[Any]:
-    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
-        pytest.skip(f"no Chromium at {CHROMIUM} (set SIGHTLINE_E2E_CHROMIUM)")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
