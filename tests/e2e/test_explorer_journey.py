@@ -296,7 +296,7 @@ def test_explorer_journey_from_ingestion_to_dark_theme(e2e_page: Any, live_serve
     page.locator(".trace-title .breadcrumb a", has_text="Traces").click()
     page.wait_for_url(f"**/p/{pid}/traces/")
     chips = page.locator('tr[data-trace-id="conv-42-turn-2"] td.cell-scores .score-chip').all_inner_texts()
-    assert sorted(chip.strip() for chip in chips) == ["helpfulness 4", "thumbs 1"]
+    assert sorted(chip.strip() for chip in chips) == ["helpfulness 4", "thumbs 👍 Up"]  # a thumb, not 1
     assert page.locator('tr[data-trace-id="conv-42-turn-1"] td.cell-scores').inner_text().strip() == "—"
 
     # From the trace header to the session replay: both turns in order, each linking into its trace.
