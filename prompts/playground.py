@@ -1,16 +1,20 @@
 """The playground's input handling and its streamed answer (views.py stays thin).
 
 The editor posts repeated `role`/`content` fields, `variable_name`/`variable_value` pairs, a connection, a
-model and parameters. "Open in playground" from a generation posts instead a prefill: `messages` (the
-generation's input, in whatever shape the SDK recorded it), `model`, `parameters` and `variables` as JSON.
-Both end up as one `PlaygroundState`.
+model and parameters. A chat prompt's placeholder is a row whose role is `placeholder` and content its name,
+with a `placeholder_fill` (a JSON list of messages, or empty) per placeholder row: Save keeps the placeholder,
+Run sends the fill in its place (nothing when empty). "Open in playground" from a generation posts instead a
+prefill: `messages` (the generation's input, in whatever shape the SDK recorded it), `model`, `parameters`
+and `variables` as JSON, and `prompt_name`/`prompt_version` when the generation recorded its prompt (then
+`version_match` recovers the variables). Both end up as one `PlaygroundState`.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -18,10 +22,11 @@ from django.http import QueryDict
 
 from projects import llm
 from projects.models import LLMConnection
-from prompts.content import VARIABLE, variables_detect
+from prompts.content import VARIABLE, Content, variables_detect
 from prompts.errors import PromptError
 
 ROLES = ("system", "user", "assistant")
+PLACEHOLDER = "placeholder"  # the role of a placeholder row; its content is the placeholder's name
 # Parameters with their own inputs; any other parameter is edited as JSON.
 NAMED_PARAMETERS = ("temperature", "max_tokens", "top_p")
 MAX_MESSAGES = 200
@@ -35,10 +40,26 @@ class PlaygroundState:
     model: str = ""
     parameters: dict[str, Any] = field(default_factory=dict)
     connection_id: int | None = None
+    # One per placeholder row, in order: a JSON list of messages as typed, or "" (left out of a run).
+    placeholder_fills: list[str] = field(default_factory=list)
 
     @property
     def variable_names(self) -> list[str]:
-        return variables_detect(self.messages)  # type: ignore[arg-type]
+        return variables_detect([m for m in self.messages if m["role"] != PLACEHOLDER])  # type: ignore[arg-type]
+
+    @property
+    def message_rows(self) -> list[tuple[dict[str, str], str | None]]:
+        """Each message with its fill: the placeholder rows' JSON, None for the others (the editor's rows)."""
+        fills = iter(self.placeholder_fills)
+        return [(m, next(fills, "") if m["role"] == PLACEHOLDER else None) for m in self.messages]
+
+    @property
+    def content(self) -> list[dict[str, str]]:
+        """The messages as a chat prompt stores them: placeholder rows become `{"type": "placeholder"}`."""
+        return [
+            {"type": PLACEHOLDER, "name": m["content"].strip()} if m["role"] == PLACEHOLDER else m
+            for m in self.messages
+        ]
 
     @property
     def variable_items(self) -> list[tuple[str, str]]:
@@ -55,12 +76,24 @@ class PlaygroundState:
         return orjson.dumps(rest, option=orjson.OPT_INDENT_2).decode() if rest else ""
 
     def compiled_messages(self) -> list[dict[str, str]]:
-        """The messages with every `{{variable}}` filled; an unfilled variable is left as written."""
+        """The messages with every `{{variable}}` filled (an unfilled one is left as written) and each
+        placeholder replaced by its fill's messages, as given (none when the fill is empty)."""
 
         def fill(text: str) -> str:
             return VARIABLE.sub(lambda m: self.variables.get(m.group(1).strip(), m.group(0)), text)
 
-        return [{"role": m["role"], "content": fill(m["content"])} for m in self.messages]
+        compiled: list[dict[str, str]] = []
+        for message, fill_json in self.message_rows:
+            if fill_json is None:
+                compiled.append({"role": message["role"], "content": fill(message["content"])})
+            else:
+                compiled.extend(placeholder_messages(fill_json))
+        return compiled
+
+    def with_content(self, content: Content) -> PlaygroundState:
+        """The same state over other messages of the same shape (e.g. with included prompts resolved)."""
+        rows = messages_normalise(content, placeholders=True)
+        return replace(self, messages=rows)
 
 
 def _text_of(content: Any) -> str:
@@ -111,6 +144,21 @@ def messages_normalise(raw: Any, *, placeholders: bool = False) -> list[dict[str
             content = orjson.dumps(item["tool_calls"], option=orjson.OPT_INDENT_2).decode()
         messages.append({"role": "system" if role == "developer" else role, "content": _text_of(content)})
     return messages
+
+
+def placeholder_messages(raw: str, field_name: str = "placeholder_fill") -> list[dict[str, str]]:
+    """A placeholder's fill: a JSON list of messages (any shape `messages_normalise` reads), "" for none."""
+    if not raw.strip():
+        return []
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise PromptError(f"A placeholder's messages are not valid JSON: {error}", field_name) from None
+    if not isinstance(value, list):
+        raise PromptError(
+            'A placeholder is filled with a JSON list of messages: [{"role": …, "content": …}].', field_name
+        )
+    return messages_normalise(value)
 
 
 def _json_field(data: QueryDict, name: str, expected: type, default: Any) -> Any:
@@ -181,6 +229,14 @@ def messages_from_form(data: QueryDict, *, placeholders: bool = False) -> list[d
 def state_from_editor(data: QueryDict) -> PlaygroundState:
     """The playground's own form. Raises PromptError naming the field at fault."""
     messages = messages_from_form(data)
+    fills = [fill.replace("\r\n", "\n") for fill in data.getlist("placeholder_fill")]
+    if len(fills) != sum(m["role"] == PLACEHOLDER for m in messages):
+        raise PromptError("Every placeholder row needs its messages field (it may be empty).", "placeholder_fill")
+    slots = [m for m in messages if m["role"] == PLACEHOLDER]
+    for index, (message, fill) in enumerate(zip(slots, fills, strict=True)):
+        if not message["content"].strip():
+            raise PromptError("A placeholder needs a name.", "messages")
+        placeholder_messages(fill, f"placeholder_fill[{index}]")  # refused now, not half-way through a run
     parameters = _json_field(data, "parameters", dict, {})
     for name in NAMED_PARAMETERS:
         raw = data.get(name, "").strip()
@@ -198,7 +254,86 @@ def state_from_editor(data: QueryDict) -> PlaygroundState:
         model=data.get("model", "").strip()[:200],
         parameters=parameters,
         connection_id=int(connection) if connection.isdigit() else None,
+        placeholder_fills=fills,
     )
+
+
+# --- "Open in playground" on a generation that recorded its prompt ---------------------------------------
+
+MAX_MATCH_STEPS = 10_000  # placeholders make the alignment a search: bounded, then given up (no match)
+
+
+def _template_pattern(text: str, known: dict[str, str]) -> tuple[re.Pattern[str], dict[str, str]]:
+    """A pattern matching `text` compiled with any values: the literal text escaped, a variable already
+    known as its value, and each other variable as a named group (the same group again where it repeats).
+    Returns the pattern and the group name of each new variable."""
+    groups: dict[str, str] = {}
+    parts: list[str] = []
+    position = 0
+    for match in VARIABLE.finditer(text):
+        parts.append(re.escape(text[position : match.start()]))
+        name = match.group(1).strip()
+        if name in known:
+            parts.append(re.escape(known[name]))
+        elif name in groups:
+            parts.append(f"(?P={groups[name]})")
+        else:
+            groups[name] = f"v{len(groups)}"
+            parts.append(f"(?P<{groups[name]}>.*?)")
+        position = match.end()
+    parts.append(re.escape(text[position:]))
+    return re.compile("".join(parts), re.DOTALL), groups
+
+
+def _align(
+    template: list[dict[str, str]], recorded: list[dict[str, str]], known: dict[str, str], budget: list[int]
+) -> tuple[dict[str, str], list[list[dict[str, str]]]] | None:
+    """The variables and placeholder fills under which `template` compiles to exactly `recorded`, or None."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        return None
+    if not template:
+        return (known, []) if not recorded else None
+    head, rest = template[0], template[1:]
+    if head["role"] == PLACEHOLDER:  # takes any run of messages, shortest first
+        for taken in range(len(recorded) + 1):
+            found = _align(rest, recorded[taken:], known, budget)
+            if found is not None:
+                return found[0], [recorded[:taken], *found[1]]
+        return None
+    if not recorded or recorded[0]["role"] != head["role"]:
+        return None
+    pattern, groups = _template_pattern(head["content"], known)
+    match = pattern.fullmatch(recorded[0]["content"])
+    if match is None:
+        return None
+    found = _align(rest, recorded[1:], {**known, **{name: match.group(g) for name, g in groups.items()}}, budget)
+    return None if found is None else (found[0], found[1])
+
+
+def version_match(
+    *, state: PlaygroundState, rows: list[dict[str, str]], composed: list[dict[str, str]]
+) -> PlaygroundState | None:
+    """A prefill (a generation's recorded messages, model, parameters) opened on the prompt version it used:
+    `rows` are the version's messages as the editor shows them (`{{variables}}`, placeholder rows, included
+    prompts' tags) and `composed` the same with included prompts resolved. The recorded messages are matched
+    against `composed`, one pattern per message; on success the state shows `rows` with the variables and
+    placeholder fills recovered, so that a run sends exactly the recorded messages. None when they differ.
+    """
+    found = _align(composed, state.messages, {}, [MAX_MATCH_STEPS])
+    if found is None:
+        return None
+    variables, fills = found
+    opened = replace(
+        state,
+        messages=rows,
+        variables=variables,
+        placeholder_fills=[orjson.dumps(taken, option=orjson.OPT_INDENT_2).decode() for taken in fills],
+    )
+    # A last check, on the compiled result itself: anything else is not a faithful replay.
+    if replace(opened, messages=composed).compiled_messages() != state.messages:
+        return None
+    return opened
 
 
 def run(*, connection: LLMConnection, state: PlaygroundState) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -266,6 +266,16 @@ def prompt_compose(*, version: PromptVersion, _path: tuple[int, ...] = ()) -> tu
     return content_substitute(version.content, replacements), edges
 
 
+def content_compose(*, project_id: int, content: Content) -> Content:
+    """Unsaved content (the playground's messages) with its included prompts resolved, as a fetch resolves
+    them. Raises PromptError for a malformed or missing reference (a cycle cannot start from unsaved text)."""
+    replacements: dict[str, str] = {}
+    for reference in references_parse(content):
+        target = _reference_target(project_id, reference)
+        replacements[reference.tag] = str(prompt_compose(version=target)[0])
+    return content_substitute(content, replacements)
+
+
 # --- serving ---
 
 

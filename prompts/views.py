@@ -57,28 +57,57 @@ def _state_from_prompt(request: HttpRequest) -> tuple[playground.PlaygroundState
         version = selectors.prompt_version_get(prompt=prompt, version=state.version)
     config = dict(version.config or {})
     model = str(config.pop("model", "") or "")
-    return (
-        playground.PlaygroundState(
-            messages=playground.messages_normalise(version.content), model=model, parameters=config
-        ),
-        version,
+    # Placeholders stay as rows: Save keeps them, Run fills them (or leaves them out).
+    messages = playground.messages_normalise(version.content, placeholders=True)
+    return playground.PlaygroundState(messages=messages, model=model, parameters=config), version
+
+
+def _prefill_on_version(
+    request: HttpRequest, state: playground.PlaygroundState
+) -> tuple[playground.PlaygroundState, PromptVersion | None, str]:
+    """A generation's prefill that names its prompt (`prompt_name`, `prompt_version`): when that version is
+    in this project and its messages match the recorded ones, open it with the variables recovered;
+    otherwise the recorded messages as they are, and a note saying why."""
+    name, number = request.POST.get("prompt_name", "").strip(), request.POST.get("prompt_version", "").strip()
+    if not name or not number.isdigit():
+        return state, None, ""
+    try:
+        prompt = selectors.prompt_get(project_id=request.project.pk, name=name)  # type: ignore[attr-defined]
+        version = selectors.prompt_version_get(prompt=prompt, version=int(number))
+    except PromptError:
+        return state, None, f"{name} v{number} is not in this project's registry: the recorded messages are shown."
+    try:
+        composed, _ = selectors.prompt_compose(version=version)  # what the generation was sent
+    except PromptError:
+        composed = version.content  # an included prompt is gone since: match what is left
+    opened = playground.version_match(
+        state=state,
+        rows=playground.messages_normalise(version.content, placeholders=True),
+        composed=playground.messages_normalise(composed, placeholders=True),
     )
+    if opened is None:
+        return state, None, f"The recorded messages do not match {name} v{number}: they are shown as recorded."
+    if not opened.model:
+        opened.model = str((version.config or {}).get("model") or "")
+    return opened, version, "The variables are filled from the generation's recorded messages."
 
 
 @project_view()
 @require_http_methods(GET_POST)
 def prompt_playground(request: HttpRequest) -> HttpResponse:
     """The playground. GET starts empty or from `?prompt=&version=`; a POST is a prefill from elsewhere
-    ("Open in playground" on a generation): `messages`, `model`, `parameters`, `variables` as JSON."""
+    ("Open in playground" on a generation): `messages`, `model`, `parameters`, `variables` as JSON, and
+    `prompt_name`/`prompt_version` to open that version with the variables recovered from the messages."""
     source: PromptVersion | None = None
+    notice = ""
     try:
         if request.method == "POST":
-            state = playground.state_from_prefill(request.POST)
+            state, source, notice = _prefill_on_version(request, playground.state_from_prefill(request.POST))
         else:
             state, source = _state_from_prompt(request)
     except PromptError as error:
         return _playground_page(request, playground.PlaygroundState(), error=error)
-    return _playground_page(request, state, source=source)
+    return _playground_page(request, state, source=source, notice=notice)
 
 
 def _playground_page(
@@ -89,6 +118,7 @@ def _playground_page(
     error: PromptError | None = None,
     save_form: dict[str, str] | None = None,
     result: playground.RunResult | None = None,
+    notice: str = "",
 ) -> HttpResponse:
     connections = list(project_llm_connections(project_id=request.project.pk))  # type: ignore[attr-defined]
     if state.connection_id not in {c.pk for c in connections}:
@@ -106,6 +136,8 @@ def _playground_page(
         "blank_message": {"role": "user", "content": ""},
         "source": source,
         "error": error.message if error else "",
+        "notice": notice,
+        "placeholder_role": playground.PLACEHOLDER,
         "result": result,
         "save_form": save_form
         or {
@@ -130,12 +162,18 @@ def _json_error(message: str, field: str | None) -> JsonResponse:
 def prompt_playground_run(request: HttpRequest) -> HttpResponse:
     """Streams one completion as server-sent events (`playground.run`) to the page's script, which asks for
     `text/event-stream`; bad input is then a 400 JSON. A plain form post (no JavaScript) gets the page back
-    with the whole answer or the error."""
+    with the whole answer or the error. Included prompts (`@@@langfusePrompt:…@@@`) are resolved for the
+    run as a fetch would resolve them; the page keeps them as written (Save stores them so)."""
     stream = "text/event-stream" in request.headers.get("Accept", "")
     state = playground.PlaygroundState()
     connection = None
     try:
         state = playground.state_from_editor(request.POST)
+        try:
+            composed = selectors.content_compose(project_id=request.project.pk, content=state.content)  # type: ignore[attr-defined]
+        except PromptError as error:
+            raise PromptError(error.message, "messages") from None  # the playground's field, not the API's
+        sent = state.with_content(composed)
         if not state.model:
             raise PromptError("Pick or type a model.", "model")
         connection = (
@@ -148,9 +186,9 @@ def prompt_playground_run(request: HttpRequest) -> HttpResponse:
     except PromptError as error:
         return _json_error(error.message, error.field) if stream else _playground_page(request, state, error=error)
     if not stream:
-        return _playground_page(request, state, result=playground.run_collect(connection=connection, state=state))
+        return _playground_page(request, state, result=playground.run_collect(connection=connection, state=sent))
     response = StreamingHttpResponse(
-        playground.run_sse(connection=connection, state=state), content_type="text/event-stream"
+        playground.run_sse(connection=connection, state=sent), content_type="text/event-stream"
     )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx and similar proxies must pass tokens through as they come
@@ -160,7 +198,8 @@ def prompt_playground_run(request: HttpRequest) -> HttpResponse:
 @project_view(min_role=Role.MEMBER)
 @require_POST
 def prompt_playground_save(request: HttpRequest) -> HttpResponse:
-    """Saves the playground's messages, model and parameters as a new version of a prompt (new or existing)."""
+    """Saves the playground's messages (placeholders included), model and parameters as a new version of a
+    prompt (new or existing)."""
     project = request.project  # type: ignore[attr-defined]
     save_form = {key: request.POST.get(key, "") for key in ("prompt_name", "prompt_type", "commit_message")}
     try:
@@ -169,13 +208,14 @@ def prompt_playground_save(request: HttpRequest) -> HttpResponse:
         return _playground_page(request, playground.PlaygroundState(), error=error, save_form=save_form)
     try:
         as_text = request.POST.get("prompt_type") == PromptType.TEXT
-        if as_text and len(state.messages) != 1:
+        if as_text and (len(state.messages) != 1 or state.messages[0]["role"] == playground.PLACEHOLDER):
             raise PromptError("A text prompt is one message; remove the others or save it as a chat prompt.")
         config = {**state.parameters, **({"model": state.model} if state.model else {})}
         version = services.prompt_version_create(
             project=project,
             name=request.POST.get("prompt_name", ""),
-            content=state.messages[0]["content"] if as_text else state.messages,
+            # As written: placeholders and included prompts' tags stay (a run resolves them, Save does not).
+            content=state.messages[0]["content"] if as_text else state.content,
             prompt_type=PromptType.TEXT if as_text else PromptType.CHAT,
             config=config,
             commit_message=request.POST.get("commit_message", "").strip()[:500],

@@ -5,6 +5,7 @@ OpenAI-compatible server (tests/llm_server.py)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 from typing import Any
 
 import orjson
@@ -533,6 +534,220 @@ def test_playground_loads_a_prompt_version_and_saves_a_new_one(
         {"role": ["user"], "content": ["x"], "prompt_name": "support/answer", "prompt_type": "text"},
     )
     assert refused.status_code == 400 and "is a chat prompt" in refused.content.decode()
+
+
+class _FormFields(HTMLParser):
+    """The fields a browser submits from one form of a page (the first whose attributes include `match`):
+    named inputs, each select's selected option and textareas, in document order; <template> content is not
+    part of the form."""
+
+    def __init__(self, match: tuple[str, str]) -> None:
+        super().__init__(convert_charrefs=True)
+        self.match = match
+        self.fields: list[tuple[str, str]] = []
+        self._state = "before"
+        self._select: str | None = None
+        self._textarea: list[str] | None = None
+        self._template = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = {name: value or "" for name, value in attrs}
+        if tag == "form" and self._state == "before" and found.get(self.match[0]) == self.match[1]:
+            self._state = "in"
+        if self._state != "in":
+            return
+        self._template += tag == "template"
+        if self._template:
+            return
+        if tag == "input" and found.get("name") and found.get("type") not in ("submit", "button", "checkbox"):
+            self.fields.append((found["name"], found.get("value", "")))
+        elif tag == "select":
+            self._select = found.get("name")
+        elif tag == "option" and self._select and "selected" in found:
+            self.fields.append((self._select, found.get("value", "")))
+        elif tag == "textarea" and found.get("name"):
+            self._textarea = [found["name"], ""]
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._state != "in":
+            return
+        if tag == "template":
+            self._template -= 1
+        elif tag == "form":
+            self._state = "after"
+        elif tag == "select":
+            self._select = None
+        elif tag == "textarea" and self._textarea is not None:
+            self.fields.append((self._textarea[0], self._textarea[1]))
+            self._textarea = None
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea is not None:
+            self._textarea[1] += data
+
+
+def _form_data(page: str, match: tuple[str, str]) -> dict[str, list[str]]:
+    parser = _FormFields(match)
+    parser.feed(page)
+    assert parser._state == "after", f"no form with {match}"
+    data: dict[str, list[str]] = {}
+    for name, value in parser.fields:
+        data.setdefault(name, []).append(value)
+    return data
+
+
+TEMPLATE_CHAT = [
+    {
+        "role": "system",
+        "content": "You are {{persona}}. Be {{ tone }}. @@@langfusePrompt:name=shared/tone|label=production@@@",
+    },
+    {"type": "placeholder", "name": "history"},
+    {"role": "user", "content": "Question: {{question}}\n(Repeat: {{question}})"},
+]
+RECORDED_CHAT = [
+    {"role": "system", "content": "You are a pirate. Be terse. Always cite sources."},
+    {"role": "user", "content": "hi"},
+    {"role": "assistant", "content": "Ahoy."},
+    {"role": "user", "content": "Question: Where is the <gold>?\n(Repeat: Where is the <gold>?)"},
+]
+
+
+def _recorded_generation(tenant: Any, trace: str, messages: Any, prompt: tuple[str, int] | None) -> None:
+    body: dict[str, Any] = {
+        "id": f"{trace}-gen",
+        "traceId": trace,
+        "startTime": "2026-11-20T12:00:00Z",
+        "model": "local-echo",
+        "modelParameters": {"temperature": "0.4"},
+        "input": messages,
+    }
+    if prompt:
+        body.update(promptName=prompt[0], promptVersion=prompt[1])
+    _ingest(
+        tenant,
+        [
+            {"id": f"{trace}-t", "type": "trace-create", "timestamp": "2026-11-20T12:00:00Z", "body": {"id": trace}},
+            {"id": f"{trace}-g", "type": "generation-create", "timestamp": "2026-11-20T12:00:00Z", "body": body},
+        ],
+    )
+
+
+def _open_in_playground(client: Client, tenant: Any, trace: str) -> tuple[dict[str, list[str]], str]:
+    """Clicks "Open in playground" on the trace page: the button's form, posted as the browser posts it."""
+    pid = tenant.project.pk
+    detail = client.get(reverse("trace-detail", args=[pid, trace]), {"observation": f"{trace}-gen"}).content.decode()
+    prefill = _form_data(detail, ("class", "open-in-playground"))
+    page = client.post(reverse("prompt-playground", args=[pid]), prefill)
+    assert page.status_code == 200
+    return prefill, page.content.decode()
+
+
+def test_open_in_playground_opens_the_recorded_prompt_version_with_its_variables(
+    bob_client: Client, acme: Any, globex: Any, llm_server: LLMServer
+) -> None:
+    _connection(acme, llm_server)
+    _version(acme, "shared/tone", "Always cite sources.", labels=["production"])
+    _version(acme, "support/answer", TEMPLATE_CHAT, config={"model": "local-small"})
+    _version(globex, "support/answer", [{"role": "user", "content": "{{anything}}"}])  # another project's
+    _recorded_generation(acme, "t-recorded", RECORDED_CHAT, ("support/answer", 1))
+
+    prefill, page = _open_in_playground(bob_client, acme, "t-recorded")
+    assert prefill["prompt_name"] == ["support/answer"] and prefill["prompt_version"] == ["1"]
+    assert "Loaded from" in page and "support/answer v1</a>" in page
+    assert "The variables are filled from the generation&#x27;s recorded messages." in page
+    form = _form_data(page, ("id", "playground"))
+    # The version's messages as written (variables, placeholder, included prompt's tag) ...
+    assert form["role"] == ["system", "placeholder", "user"]
+    assert form["content"] == [m.get("content", m.get("name")) for m in TEMPLATE_CHAT]
+    # ... the values recovered from the recorded ones, and the recorded call's model and parameters.
+    assert dict(zip(form["variable_name"], form["variable_value"], strict=True)) == {
+        "persona": "a pirate",
+        "tone": "terse",
+        "question": "Where is the <gold>?",
+    }
+    assert orjson.loads(form["placeholder_fill"][0]) == RECORDED_CHAT[1:3]
+    assert form["model"] == ["local-echo"] and form["temperature"] == ["0.4"]
+    assert form["prompt_name"] == ["support/answer"]  # Save makes the next version of it
+
+    # Run as the page posts it: exactly the recorded messages go out again.
+    run = bob_client.post(reverse("prompt-playground-run", args=[acme.project.pk]), form, **SSE)
+    assert _sse(run)[-1][0] == "done"
+    assert llm_server.requests[-1]["body"]["messages"] == RECORDED_CHAT
+
+
+@pytest.mark.parametrize(
+    ("recorded", "prompt", "notice"),
+    [
+        (  # the system message was edited after the fetch: no faithful match
+            [{**RECORDED_CHAT[0], "content": "You are a pirate! Always cite sources."}, *RECORDED_CHAT[1:]],
+            ("support/answer", 1),
+            "The recorded messages do not match support/answer v1: they are shown as recorded.",
+        ),
+        (RECORDED_CHAT, ("support/answer", 9), "support/answer v9 is not in this project&#x27;s registry"),
+        (RECORDED_CHAT, ("globex/only", 1), "globex/only v1 is not in this project&#x27;s registry"),
+        (RECORDED_CHAT, None, ""),
+    ],
+)
+def test_open_in_playground_falls_back_to_the_recorded_messages(
+    bob_client: Client, acme: Any, globex: Any, recorded: list[dict[str, str]], prompt: Any, notice: str
+) -> None:
+    _version(acme, "shared/tone", "Always cite sources.", labels=["production"])
+    _version(acme, "support/answer", TEMPLATE_CHAT)
+    _version(globex, "globex/only", [{"role": "user", "content": "{{x}}"}])
+    _recorded_generation(acme, "t-fallback", recorded, prompt)
+    _, page = _open_in_playground(bob_client, acme, "t-fallback")
+    form = _form_data(page, ("id", "playground"))
+    assert form["role"] == [m["role"] for m in recorded] and form["content"] == [m["content"] for m in recorded]
+    assert "placeholder_fill" not in form and "Loaded from" not in page
+    assert notice in page and ("playground-notice" in page) == bool(notice)
+
+
+def test_playground_keeps_placeholders_fills_them_on_run_and_resolves_included_prompts(
+    bob_client: Client, acme: Any, llm_server: LLMServer
+) -> None:
+    connection = _connection(acme, llm_server)
+    _version(acme, "shared/tone", "Always cite sources.", labels=["production"])
+    _version(acme, "support/answer", TEMPLATE_CHAT, config={"model": "local-echo"})
+    pid = acme.project.pk
+    page = bob_client.get(reverse("prompt-playground", args=[pid]), {"prompt": "support/answer", "version": 1})
+    assert 'data-pg-placeholder="history"' in page.content.decode()
+    form = _form_data(page.content.decode(), ("id", "playground"))
+    assert form["role"] == ["system", "placeholder", "user"] and form["placeholder_fill"] == [""]
+    form.update(
+        connection=[str(connection.pk)],
+        variable_name=["persona", "tone", "question"],
+        variable_value=["a clerk", "brief", "Why?"],
+    )
+    run_url = reverse("prompt-playground-run", args=[pid])
+
+    history = [{"role": "user", "content": "earlier"}, {"role": "assistant", "content": "noted"}]
+    filled = bob_client.post(run_url, {**form, "placeholder_fill": [orjson.dumps(history).decode()]}, **SSE)
+    assert _sse(filled)[-1][0] == "done"
+    system = {"role": "system", "content": "You are a clerk. Be brief. Always cite sources."}  # the tag resolved
+    question = {"role": "user", "content": "Question: Why?\n(Repeat: Why?)"}
+    assert llm_server.requests[-1]["body"]["messages"] == [system, *history, question]
+
+    assert _sse(bob_client.post(run_url, form, **SSE))[-1][0] == "done"  # empty: left out
+    assert llm_server.requests[-1]["body"]["messages"] == [system, question]
+
+    for fill, message in [("[oops", "not valid JSON"), ('{"role": "user"}', "a JSON list of messages")]:
+        bad = bob_client.post(run_url, {**form, "placeholder_fill": [fill]}, **SSE)
+        assert bad.status_code == 400 and bad.json()["field"] == "placeholder_fill[0]"
+        assert message in bad.json()["message"]
+    missing = {**form, "content": ["@@@langfusePrompt:name=shared/gone|label=production@@@", "history", "x"]}
+    refused = bob_client.post(run_url, missing, **SSE)
+    assert refused.status_code == 400 and refused.json()["field"] == "messages"
+    assert "Referenced prompt not found: 'shared/gone'" in refused.json()["message"]
+
+    # Save keeps what was written: the placeholder entry and the included prompt's tag.
+    save_url = reverse("prompt-playground-save", args=[pid])
+    saved = bob_client.post(save_url, {**form, "commit_message": "kept"})
+    assert saved.status_code == 302
+    assert PromptVersion.objects.get(prompt__name="support/answer", version=2).content == TEMPLATE_CHAT
+    as_text = bob_client.post(
+        save_url, {**form, "role": ["placeholder"], "content": ["history"], "prompt_name": "t", "prompt_type": "text"}
+    )
+    assert as_text.status_code == 400 and "A text prompt is one message" in as_text.content.decode()
 
 
 def test_trace_generations_offer_open_in_playground(alice_client: Client, acme: Any) -> None:

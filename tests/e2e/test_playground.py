@@ -1,8 +1,9 @@
 """The playground in a real browser against a real local OpenAI-compatible server (tests/llm_server.py):
 tokens stream into the page as the server sends them, and "Open in playground" on a trace's generation
-brings back its messages and parameters so the call can be replayed.
+brings back its messages and parameters so the call can be replayed; on a generation that recorded its
+prompt version, the version's messages come back with the variables filled from the recorded ones.
 
-Screenshots: /tmp/e2e-playground.png, /tmp/e2e-playground-replay.png.
+Screenshots: /tmp/e2e-playground.png, /tmp/e2e-playground-replay.png, /tmp/e2e-playground-variables.png.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.test import Client
 
 from projects.services import llm_connection_create
 from prompts.models import PromptVersion
+from prompts.services import prompt_version_create
 from tests.conftest import Tenant
 from tests.e2e.conftest import assert_only_local_requests, sign_in_as
 from tests.llm_server import DEFAULT_API_KEY, LLMServer
@@ -45,6 +47,16 @@ def _connect(tenant: Tenant, server: LLMServer) -> None:
         model_names=["local-echo", "local-small"],
         actor=None,
     )
+
+
+def _ingest(tenant: Tenant, events: list[dict[str, Any]]) -> None:
+    response = Client().post(
+        "/api/public/ingestion",
+        data=orjson.dumps({"batch": events}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=tenant.basic_auth,
+    )
+    assert response.status_code == 207 and not response.json()["errors"]
 
 
 def _wait_for_run(page: Any) -> None:
@@ -185,6 +197,77 @@ def test_open_in_playground_from_a_generation_replays_its_messages(
     assert sent["messages"][:3] == original[:3]
     assert sent["temperature"] == 0.4 and sent["max_tokens"] == 40 and sent["model"] == "local-small"
     page.screenshot(path=SCREENSHOTS / "e2e-playground-replay.png", full_page=True)
+    assert_only_local_requests(page)
+
+
+def test_open_in_playground_on_a_prompt_generation_fills_the_variables(
+    e2e_page: Any, live_server: Any, acme: Tenant, alice: Any, llm_server: LLMServer
+) -> None:
+    page = e2e_page
+    _connect(acme, llm_server)
+    template = [
+        {"role": "system", "content": "You answer as {{persona}}, in {{ language }}."},
+        {"type": "placeholder", "name": "history"},
+        {"role": "user", "content": "Tell me about {{topic}}. Only {{topic}}!"},
+    ]
+    prompt_version_create(project=acme.project, name="support/answer", content=template)
+    original = [
+        {"role": "system", "content": "You answer as a pirate, in English."},
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "Ahoy."},
+        {"role": "user", "content": "Tell me about <treasure> & maps. Only <treasure> & maps!"},
+    ]
+    generation = {
+        "id": "vars-gen",
+        "traceId": "vars-trace",
+        "name": "llm-call",
+        "startTime": "2026-11-23T10:00:00Z",
+        "model": "local-echo",
+        "modelParameters": {"temperature": "0.3"},
+        "promptName": "support/answer",
+        "promptVersion": 1,
+        "input": original,
+    }
+    _ingest(
+        acme,
+        [
+            {"id": "v1", "type": "trace-create", "timestamp": "2026-11-23T10:00:00Z", "body": {"id": "vars-trace"}},
+            {"id": "v2", "type": "generation-create", "timestamp": "2026-11-23T10:00:00Z", "body": generation},
+        ],
+    )
+
+    sign_in_as(page, alice, live_server.url)
+    page.goto(f"/p/{acme.project.pk}/trace/vars-trace?observation=vars-gen")
+    page.get_by_role("button", name="Open in playground").click()
+    page.wait_for_url(f"**/p/{acme.project.pk}/prompts/playground/")
+    assert "Loaded from support/answer v1" in page.inner_text(".page-header")
+
+    # The version's messages, as written, and the placeholder filled with the history it stood for ...
+    rows = page.locator("[data-pg-message]")
+    assert rows.count() == 3
+    assert rows.nth(0).locator("textarea").input_value() == template[0]["content"]
+    assert rows.nth(1).locator("select").input_value() == "placeholder"
+    assert orjson.loads(rows.nth(1).locator("textarea[name=placeholder_fill]").input_value()) == original[1:3]
+    assert rows.nth(2).locator("textarea").input_value() == template[2]["content"]
+    # ... and every variable filled with what the generation was sent (the page's script keeps them).
+    values = {
+        name: page.locator(f'[data-pg-variable="{name}"] textarea').input_value()
+        for name in ("persona", "language", "topic")
+    }
+    assert values == {"persona": "a pirate", "language": "English", "topic": "<treasure> & maps"}
+    assert page.locator("#pg-variables [data-pg-variable]").count() == 3
+    assert page.input_value("#pg-model") == "local-echo" and page.input_value("#pg-temperature") == "0.3"
+    page.screenshot(path=SCREENSHOTS / "e2e-playground-variables.png", full_page=True)
+
+    # Run reproduces the original call exactly; a changed variable changes only its places.
+    page.get_by_role("button", name="Run", exact=True).click()
+    _wait_for_run(page)
+    assert llm_server.requests[-1]["body"]["messages"] == original
+    page.locator('[data-pg-variable="topic"] textarea').fill("gold")
+    page.get_by_role("button", name="Run", exact=True).click()
+    _wait_for_run(page)
+    assert page.inner_text("#pg-output") == "Echo: Tell me about gold. Only gold!"
+    assert llm_server.requests[-1]["body"]["messages"][:3] == original[:3]
     assert_only_local_requests(page)
 
 
