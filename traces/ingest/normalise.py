@@ -104,7 +104,8 @@ def clean_text(value: str, marks: Marks | None = None, key: str = "") -> str:
         except UnicodeEncodeError:
             value = value.encode("utf-8", "replace").decode("utf-8")
     if len(value) > limits.MAX_ATTRIBUTE_CHARS:
-        # Marker included, the result is exactly MAX_ATTRIBUTE_CHARS long (so a second pass leaves it alone).
+        # Marker included, the result is at most MAX_ATTRIBUTE_CHARS long (so a second pass leaves it alone); the
+        # marker counts the cut, which may have a digit fewer than the length it was sized for.
         keep = limits.MAX_ATTRIBUTE_CHARS - len(limits.truncation_marker(len(value)))
         cut = len(value) - keep
         value = value[:keep] + limits.truncation_marker(cut)
