@@ -529,7 +529,9 @@ def test_bulk_trace_delete_takes_exactly_1000_ids_with_their_scores_and_is_audit
 def test_sessions(client: Client, acme: Tenant, data: dict) -> None:
     body = get(client, acme, "/api/public/sessions").json()
     assert [s["id"] for s in body["data"]] == ["s1"] and body["meta"]["totalItems"] == 1
-    assert body["data"][0]["projectId"] == str(acme.project.pk) and body["data"][0]["environment"] == "default"
+    assert (
+        body["data"][0]["projectId"] == str(acme.project.pk) and body["data"][0]["environment"] == "production"
+    )  # its traces' environment
     detail = get(client, acme, "/api/public/sessions/s1").json()
     assert [t["id"] for t in detail["traces"]] == ["t-chat", "t-search"]
 

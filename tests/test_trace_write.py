@@ -157,3 +157,20 @@ def test_traces_delete_removes_trace_observations_scores_and_is_scoped(
     assert Score.objects.filter(project=globex.project).count() == 1
     event = AuditEvent.objects.filter(action="traces.delete").earliest("id")
     assert (event.project, event.actor, event.target) == (acme.project, alice, "t1")
+
+
+def test_a_session_starts_with_its_earliest_trace_and_keeps_its_environment(acme: Tenant) -> None:
+    """The sessions list and API filter sessions by start time and environment: both come from the traces."""
+    pid = acme.project.pk
+    later = TraceIn(id="t-later", timestamp=T0 + timedelta(hours=1), session_id="s1", environment="staging")
+    trace_batch_write(project_id=pid, traces=[later])
+    session = Session.objects.get(project_id=pid, id="s1")
+    assert (session.created_at, session.environment) == (later.timestamp, "staging")
+    earlier = TraceIn(id="t-earlier", timestamp=T0, session_id="s1", environment="production")
+    trace_batch_write(project_id=pid, traces=[earlier, TraceIn(id="t-none", timestamp=T0, session_id="s2")])
+    session.refresh_from_db()
+    assert (session.created_at, session.environment) == (T0, "staging")
+    assert Session.objects.get(project_id=pid, id="s2").environment == "default"
+    trace_batch_write(project_id=pid, traces=[later])  # a later trace again moves nothing
+    session.refresh_from_db()
+    assert session.created_at == T0

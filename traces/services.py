@@ -443,13 +443,27 @@ def trace_batch_write(
     _upsert("traces_trace", _TRACE_COLUMNS, project_id, trace_rows)
     _upsert("traces_trace", _TRACE_COLUMNS, project_id, placeholder_rows, rollups_only=True)
 
-    session_ids = sorted({t.session_id for t in trace_rows if t.session_id})
-    if session_ids:
+    # A session starts with its earliest trace and takes that trace's environment; a later batch only moves
+    # the start earlier (the WHERE keeps a session row from being rewritten by every batch that names it).
+    sessions: dict[str, TraceIn] = {}
+    for t in trace_rows:
+        if t.session_id and (t.session_id not in sessions or t.timestamp < sessions[t.session_id].timestamp):
+            sessions[t.session_id] = t
+    if sessions:
+        ordered = [sessions[key] for key in sorted(sessions)]
         with connection.cursor() as cursor:
             cursor.execute(
-                "INSERT INTO traces_session (project_id, id) SELECT %s, s FROM unnest(%s::text[]) AS s "
-                "ON CONFLICT (project_id, id) DO NOTHING",
-                [project_id, session_ids],
+                "INSERT INTO traces_session (project_id, id, environment, created_at) "
+                "SELECT %s, s.id, COALESCE(s.environment, 'default'), s.created_at "
+                "FROM unnest(%s::text[], %s::text[], %s::timestamptz[]) AS s(id, environment, created_at) "
+                "ON CONFLICT (project_id, id) DO UPDATE SET created_at = EXCLUDED.created_at "
+                "WHERE EXCLUDED.created_at < traces_session.created_at",
+                [
+                    project_id,
+                    [t.session_id for t in ordered],
+                    [t.environment for t in ordered],
+                    [t.timestamp for t in ordered],
+                ],
             )
     return WriteResult(traces=len(trace_rows), observations=len(observation_rows), scores=len(score_rows))
 
