@@ -714,6 +714,39 @@ def test_a_search_that_runs_out_of_time_says_so(alice_client: Client, acme: Tena
     assert "Send your first trace" not in body
 
 
+def test_a_search_out_of_its_page_budget_shows_what_it_found_and_searches_further(
+    alice_client: Client, acme: Tenant, monkeypatch: Any
+) -> None:
+    """No page budget: each page reads one walk step, shows its matches, says the search goes on and links to
+    the next stretch (scan=1); following the links finds every match once, newest first."""
+    trace_batch_write(
+        project_id=acme.project.pk,
+        traces=[
+            TraceIn(
+                id=f"p-{n:02d}", timestamp=NOW - timedelta(minutes=n), input={"text": f"row {n} wombat" * (n % 4 == 0)}
+            )
+            for n in range(30)
+        ],
+    )
+    monkeypatch.setattr(selectors, "SEARCH_WALK_STEPS", (10, 20))
+    monkeypatch.setattr(selectors, "SEARCH_PAGE_BUDGET_S", 0)
+    url = _list_url(acme, q="wombat")
+    found: list[str] = []
+    partial_pages = 0
+    for _ in range(5):
+        body = alice_client.get(url).content.decode()
+        found += _ids(body)
+        if 'data-testid="search-partial"' not in body:
+            break  # a stretch reached the end of the range
+        partial_pages += 1
+        assert "10 traces read in this step" in body and "so far" in body
+        further = re.search(r'href="\?([^"]+)"[^>]*data-testid="search-further"', body)
+        assert further is not None and "scan=1" in further.group(1)
+        url = reverse("trace-list", args=[acme.project.pk]) + "?" + html.unescape(further.group(1))
+    assert partial_pages >= 3 and 'data-testid="search-partial"' not in body
+    assert found == [f"p-{n:02d}" for n in range(0, 30, 4)]
+
+
 def test_filter_inputs_suggest_recent_values(alice_client: Client, zoo: Tenant) -> None:
     from traces.models import ScoreConfig
 

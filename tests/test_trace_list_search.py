@@ -196,3 +196,56 @@ def test_cost_and_latency_ranges_leave_out_traces_without_them(
     oldest_first = sorted(range(90), key=lambda n: (-(n // 3), n))  # three per minute, ties by id
     assert ids == [f"s{n:03d}" for n in oldest_first if keep(n)]
     assert 0 < len(ids) < 90 - 12
+
+
+@pytest.mark.parametrize("sort", ["-time", "cost"])
+@pytest.mark.parametrize("q", ["refund", "zephyr-lantern", "no-such-words"])
+def test_a_search_out_of_page_budget_answers_partial_pages_that_add_up_to_the_plain_query(
+    corpus: int, monkeypatch: Any, sort: str, q: str
+) -> None:
+    """With no page budget every page stops after one walk step and says where; following its `scan` link
+    (walk only, the index not tried again) page after page finds exactly the plain query's rows."""
+    monkeypatch.setattr(selectors, "SEARCH_WALK_STEPS", (7, 11))
+    monkeypatch.setattr(selectors, "SEARCH_PAGE_BUDGET_S", 0)
+    expected = _brute_force(corpus, q, sort)
+    seen: list[str] = []
+    partial_pages = 0
+    query = {"q": q, "sort": sort, "range": "all"}
+    while True:
+        filters = parse_trace_filters(QueryDict(urlencode(query)), now=timezone.now())
+        with CaptureQueriesContext(connection) as captured:
+            page = selectors.trace_list_page(project_id=corpus, filters=filters, size=4)
+        assert "index" not in _strategies(captured.captured_queries)  # no budget left for it
+        seen += [row["id"] for row in page.rows]
+        partial_pages += page.partial
+        assert page.scanned == 7  # one step of the smallest size, then out of time
+        if page.next_cursor is None:
+            break
+        query = {**query, "cursor": page.next_cursor.encode(), "scan": "1" if page.partial or filters.scan else ""}
+    assert seen == expected
+    assert partial_pages >= 90 // 7 - len(expected) // 4  # most pages stopped early
+
+
+def test_an_index_search_past_the_budget_falls_back_to_walking(corpus: int, monkeypatch: Any) -> None:
+    """The index query runs under what is left of the page budget; cancelled, the page walks on instead and
+    still answers in order (here the walk reaches the end of the range within the budget)."""
+    monkeypatch.setattr(selectors, "SEARCH_WALK_STEPS", (5, 5))
+    monkeypatch.setattr(selectors, "SEARCH_INDEX_MIN_MS", 0)
+    real_budget = selectors._search_budget
+
+    def tiny(active: bool, milliseconds: float | None = None) -> Any:
+        # The index's budget (the only one given in the call) becomes 1 ms; pg_sleep makes it run out.
+        return real_budget(active, None if milliseconds is None else 1)
+
+    monkeypatch.setattr(selectors, "_search_budget", tiny)
+    real_values = selectors._page_values
+    monkeypatch.setattr(
+        selectors, "_page_values", lambda traces: real_values(traces.extra(where=["pg_sleep(0.01) IS NOT NULL"]))
+    )
+    filters = parse_trace_filters(QueryDict("q=zephyr-lantern&range=all"), now=timezone.now())
+    with CaptureQueriesContext(connection) as captured:
+        page = selectors.trace_list_page(project_id=corpus, filters=filters, size=5)
+    strategies = _strategies(captured.captured_queries)
+    assert strategies[:2] == ["walk", "index"] and set(strategies[2:]) == {"walk"}
+    assert [row["id"] for row in page.rows] == _brute_force(corpus, "zephyr-lantern", "-time")
+    assert not page.partial and page.next_cursor is None

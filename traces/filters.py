@@ -105,6 +105,8 @@ class TraceFilters:
     starred: bool = False
     sort: str = DEFAULT_SORT
     cursor: Cursor | None = None
+    # Paging state like the cursor: this page goes on with a search whose page budget ran out (walk, no index).
+    scan: bool = False
     columns: tuple[str, ...] = DEFAULT_COLUMNS
     problems: tuple[str, ...] = field(default=(), compare=False)
 
@@ -392,6 +394,7 @@ def parse_trace_filters(params: QueryParams | Mapping[str, Any], *, now: datetim
         starred=p.get("starred") == "1",
         sort=sort,
         cursor=_cursor((p.get("cursor") or "").strip(), sort.lstrip("-"), problems),
+        scan=p.get("scan") == "1",
         columns=columns,
         problems=tuple(problems),
     )

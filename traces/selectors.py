@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -848,11 +849,14 @@ def user_daily_usage(*, project_id: int, user_id: str) -> list[dict[str, Any]]:
 #   of the sort, so the page is exactly the plain ordered query's rows, whatever the mix (tests/
 #   test_trace_list_search.py). The cost per trace read is the recheck, which recomputes the search text
 #   (≈30 µs on average; ≈0.4 ms for CJK-heavy text, whose spacing regexp dominates): at 1M traces (bench/ui.py) the
-#   walk steps (500, 4,500) keep every measured search under 300 ms p95; what remains slow is a term whose
-#   trigrams are common but which is itself rare (a phrase of two 2% words: 24k candidates, ≈0.7 s). CJK
-#   characters are spaced into words of their own on both sides, so even a one- or two-character Chinese
-#   word has trigrams; a 1-2 character term in other scripts has none and is found by the walk and then a
-#   full recheck (SEARCH_TIMEOUT_MS caps the worst case).
+#   walk steps (500, 4,500) keep every measured search under 300 ms p95. What the index cannot make fast is
+#   a term whose trigrams are common but which is itself rare or absent (pg_trgm indexes words, not their
+#   order: "refund rotterdam" has as candidates every trace with both words, over a minute of rechecks at
+#   1M traces). So a page has a wall-time budget (SEARCH_PAGE_BUDGET_S): the index query gets what is left
+#   of it, and when it runs out the page answers with the matches so far and the cursor where it stopped;
+#   the next page (`scan=1`) walks on from there without the index. CJK characters are spaced into words of
+#   their own on both sides, so even a one- or two-character Chinese word has trigrams; a 1-2 character term
+#   in other scripts has none and is found by the walk (SEARCH_TIMEOUT_MS caps any one statement).
 # - cost/latency ranges are written on the sort indexes' expressions (`COALESCE(total_cost, -1) >= …`), so
 #   a rare range ("cost over 5 cents") is a range scan of `trace_sort_cost`/`trace_sort_latency` and a sort,
 #   and a frequent one a walk of the time index; the planner tells them apart by the expression indexes'
@@ -866,6 +870,13 @@ NEW_TRACES_LOOKBACK = timedelta(hours=1)  # a late trace's start time may preced
 SEARCH_TIMEOUT_MS = 5_000
 # Traces a search reads in the sort index before it turns to the trigram index (see above; measured at 1M traces).
 SEARCH_WALK_STEPS = (500, 4_500)
+# Wall time one search page may take. A term whose words are common but whose text is rare or absent (a phrase
+# of two common words that never meet) gives the trigram index most of the range as candidates, each rechecked:
+# seconds at 1M traces. Past this budget the page answers with the matches found so far and where the search
+# stopped (`TraceListPage.partial`); its next page (`scan=1`) goes on walking from there, a budget at a time.
+SEARCH_PAGE_BUDGET_S = 0.35
+SEARCH_INDEX_MIN_MS = 50  # below this much budget left, the index search is not worth starting
+SEARCH_SCAN_MAX_STEP = 20_000
 
 
 class _ILike(Func):
@@ -937,6 +948,9 @@ class TraceScore:
 class TraceListPage:
     rows: list[dict[str, Any]]  # TRACE_ROW_FIELDS + input_preview, output_preview, scores (list[TraceScore])
     next_cursor: Cursor | None
+    # A search that ran out of its page budget: `rows` are the matches up to `next_cursor`, where it stopped.
+    partial: bool = False
+    scanned: int = 0  # traces a search read this page (walked, or rechecked through the index)
 
 
 def _like_pattern(term: str) -> str:
@@ -1066,15 +1080,16 @@ class TraceSearchTimeout(Exception):
 
 
 @contextmanager
-def _search_budget(active: bool) -> Iterator[None]:
-    """Caps a search's statement time, so one broad search cannot hold a worker (and a core) for minutes."""
+def _search_budget(active: bool, milliseconds: float | None = None) -> Iterator[None]:
+    """Caps a search's statement time, so one broad search cannot hold a worker (and a core) for minutes. In a
+    savepoint: nested inside another budget, the outer one holds again afterwards."""
     if not active:
         yield
         return
     try:
         with transaction.atomic():
             with connection.cursor() as cursor:
-                cursor.execute(f"SET LOCAL statement_timeout = {SEARCH_TIMEOUT_MS}")
+                cursor.execute(f"SET LOCAL statement_timeout = {int(milliseconds or SEARCH_TIMEOUT_MS)}")
             yield
     except OperationalError as error:
         if isinstance(error.__cause__, psycopg.errors.QueryCanceled):
@@ -1137,31 +1152,77 @@ def _search_walk(
     return matches, Cursor(value=last[0], id=last[1])
 
 
-def _search_rows(*, project_id: int, filters: TraceFilters, limit: int) -> list[dict[str, Any]]:
+@dataclass
+class _Search:
+    rows: list[dict[str, Any]]
+    stopped_at: Cursor | None = None  # set when the page budget ran out before the page was full
+    scanned: int = 0
+
+
+def _search_rows(*, project_id: int, filters: TraceFilters, limit: int) -> _Search:
     """The first `limit` traces of the search in the filters' sort: exactly the rows of the plain ordered
-    query, found by walking the newest traces first, then the trigram index for the rest (see above)."""
-    rows: list[dict[str, Any]] = []
+    query, found by walking the newest traces first, then the trigram index for the rest (see above) -- or,
+    when SEARCH_PAGE_BUDGET_S runs out first, the rows found so far and the cursor where the search stopped.
+    With `filters.scan` (a page that follows a stopped one) the index is not tried again: it only walks."""
+    deadline = time.monotonic() + SEARCH_PAGE_BUDGET_S
+    found = _Search(rows=[])
     cursor = filters.cursor
-    for step, following in zip(SEARCH_WALK_STEPS, (*SEARCH_WALK_STEPS[1:], 0), strict=True):
-        matches, cursor = _search_walk(
-            project_id=project_id, filters=filters, cursor=cursor, rows=step, limit=limit - len(rows)
+
+    def walk(step: int) -> Cursor | None:
+        matches, after = _search_walk(
+            project_id=project_id, filters=filters, cursor=cursor, rows=step, limit=limit - len(found.rows)
         )
-        rows += matches
-        if cursor is None:  # the page is full, or the walk reached the end of the range
-            return rows
-        if len(matches) * following < (limit - len(rows)) * step:
-            break  # at this rate the next step would not fill the page either: the term is rare enough for the index
-    rest = _ordered(trace_list_queryset(project_id=project_id, filters=filters), filters, cursor)
-    return rows + list(_page_values(rest)[: limit - len(rows)])
+        found.rows += matches
+        found.scanned += step
+        return after
+
+    if not filters.scan:
+        for step, following in zip(SEARCH_WALK_STEPS, (*SEARCH_WALK_STEPS[1:], 0), strict=True):
+            before = len(found.rows)
+            cursor = walk(step)
+            if cursor is None:  # the page is full, or the walk reached the end of the range
+                return found
+            if time.monotonic() >= deadline:
+                found.stopped_at = cursor
+                return found
+            # At this rate the next step would not fill the page either: the term is rare enough for the index.
+            if (len(found.rows) - before) * following < (limit - len(found.rows)) * step:
+                break
+        left_ms = (deadline - time.monotonic()) * 1000
+        if left_ms >= SEARCH_INDEX_MIN_MS:
+            rest = _ordered(trace_list_queryset(project_id=project_id, filters=filters), filters, cursor)
+            try:
+                with _search_budget(True, left_ms):
+                    found.rows += list(_page_values(rest)[: limit - len(found.rows)])
+                return found
+            except TraceSearchTimeout:
+                pass  # too many candidates: the words are common, the text is not; walk instead
+    # Walk on in steps sized to the time left, at the rate the last step read traces.
+    step = SEARCH_WALK_STEPS[0]
+    while True:
+        started = time.monotonic()
+        cursor = walk(step)
+        if cursor is None:
+            return found
+        now = time.monotonic()
+        if now >= deadline:
+            found.stopped_at = cursor
+            return found
+        per_trace = max(now - started, 1e-6) / step
+        step = max(SEARCH_WALK_STEPS[0], min(SEARCH_SCAN_MAX_STEP, int((deadline - now) / per_trace)))
 
 
 def trace_list_page(*, project_id: int, filters: TraceFilters, size: int = TRACE_PAGE_SIZE) -> TraceListPage:
-    """One page of the trace list in the filters' sort, after the filters' cursor. Two queries (with `q`, up
-    to seven: its time budget, two per walk step, the index search, the scores); raises TraceSearchTimeout
-    when a search runs out of its budget."""
+    """One page of the trace list in the filters' sort, after the filters' cursor. Two queries (with `q`, a few
+    more: its time budget, two per walk step, the index search, the scores); a search that runs out of its page
+    budget answers a partial page, and raises TraceSearchTimeout only when one statement runs past
+    SEARCH_TIMEOUT_MS."""
+    stopped_at: Cursor | None = None
+    scanned = 0
     if filters.q:
         with _search_budget(True):
-            rows = _search_rows(project_id=project_id, filters=filters, limit=size + 1)
+            search = _search_rows(project_id=project_id, filters=filters, limit=size + 1)
+        rows, stopped_at, scanned = search.rows, search.stopped_at, search.scanned
     else:
         traces = _ordered(trace_list_queryset(project_id=project_id, filters=filters), filters, filters.cursor)
         rows = list(_page_values(traces)[: size + 1])
@@ -1171,7 +1232,9 @@ def trace_list_page(*, project_id: int, filters: TraceFilters, size: int = TRACE
     for row in rows:
         row["scores"] = scores.get(row["id"], [])
     last = rows[-1] if more else None
-    return TraceListPage(rows=rows, next_cursor=Cursor(value=last["sort_value"], id=last["id"]) if last else None)
+    if last is not None:
+        return TraceListPage(rows=rows, next_cursor=Cursor(value=last["sort_value"], id=last["id"]), scanned=scanned)
+    return TraceListPage(rows=rows, next_cursor=stopped_at, partial=stopped_at is not None, scanned=scanned)
 
 
 def trace_list_new_count(*, project_id: int, filters: TraceFilters, since: datetime) -> int:

@@ -219,8 +219,9 @@ def trace_list(request: HttpRequest) -> HttpResponse:
         page = selectors.trace_list_page(project_id=project.pk, filters=filters)
     except selectors.TraceSearchTimeout:
         problems.append(
-            f"The search for “{filters.q}” took too long. Use a longer term (3 characters or more) or a shorter "
-            "time range."
+            f"The search for “{filters.q}” took too long and was stopped. Searches are slowest when the words are "
+            "common but the exact text is rare or absent: choose a shorter time range or add a filter (name, user, "
+            "tag…). Terms under 3 characters cannot use the search index."
         )
         page = selectors.TraceListPage(rows=[], next_cursor=None)
     context: dict[str, Any] = {
@@ -228,7 +229,13 @@ def trace_list(request: HttpRequest) -> HttpResponse:
         "filters": filters,
         "problems": problems,
         "rows": [_row_display(row) for row in page.rows],
-        "next_query": filters.query(cursor=page.next_cursor.encode()) if page.next_cursor else "",
+        "next_query": (
+            filters.query(cursor=page.next_cursor.encode(), scan="1" if page.partial or filters.scan else "")
+            if page.next_cursor
+            else ""
+        ),
+        "partial": page.partial,
+        "scanned": page.scanned,
         "query": filters.query(),
         "since": now.isoformat(),
         "can_edit": _can_edit_traces(request),
