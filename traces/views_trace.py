@@ -171,10 +171,7 @@ def trace_detail(request: ProjectRequest, trace_id: str) -> HttpResponse:
         "ticks": shapes.axis_ticks(axis),
         "selected": selected,
         "panel": _panel(project_id, trace, selected),
-        "scores": [
-            (score, shapes.score_text(value=score.value, string_value=score.string_value, data_type=score.data_type))
-            for score in selectors.trace_header_scores(project_id=project_id, trace_id=trace.id)
-        ],
+        "scores": selectors.trace_header_scores(project_id=project_id, trace_id=trace.id),
         "latency": shapes.duration_text(trace.latency_ms),
         "cost": shapes.cost_text(trace.total_cost),
     }
