@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -46,6 +47,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     embedded.stop_started(Path(settings.DATA_DIR), _started)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    """With --reuse-db the test database is the one an earlier run left, after its transactional tests
+    (live servers) flushed every table, the built-in price rows migration traces/0002 loaded included:
+    load them again when they are missing, so a second `make test` sees what the first did."""
+    from traces.models import ModelPrice
+    from traces.pricing_data import builtin_prices_load
+
+    with django_db_blocker.unblock():
+        builtin_prices_load(ModelPrice)
 
 
 @dataclass
