@@ -282,9 +282,7 @@ def _upsert(
         f"COALESCE(u.{name}, {_DEFAULTS[name]})" if name in _DEFAULTS else f"u.{name}" for name in names
     )
     merged = [(name, rule) for name, _, rule in columns if rule != "key"]
-    on_conflict = ", ".join(
-        f"{name} = {_merge_rule(f'o.{name}', f'EXCLUDED.{name}', rule)}" for name, rule in merged
-    )
+    on_conflict = ", ".join(f"{name} = {_merge_rule(f'o.{name}', f'EXCLUDED.{name}', rule)}" for name, rule in merged)
     # Only constant table and column names are interpolated; every value is a bound parameter.
     batch = f"u AS (SELECT {typed} FROM unnest({unnest_args}) AS r({', '.join(names)}))"  # noqa: S608
     # The short alias keeps these statements under psycopg's 4 KB limit for caching their parsed form.
