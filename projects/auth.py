@@ -69,15 +69,19 @@ def _touch(principal: ApiPrincipal) -> None:
     ApiKey.objects.filter(pk=principal.key_id).update(last_used_at=timezone.now())
 
 
-def _credentials(request: Request) -> tuple[str, str]:
+def basic_credentials(
+    request: Request, *, second: str = "secret key", form: str = "public_key:secret_key"
+) -> tuple[str, str]:
+    """(public, secret) from HTTP Basic auth, or the 401 that says how to send it: `second` names what goes in the
+    password field (the secret key here, nothing for browser feedback), `form` shows it."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if not header:
         raise exceptions.NotAuthenticated(
-            "Send HTTP Basic auth with your project's public key as user and secret key as password."
+            f"Send HTTP Basic auth with your project's public key as user and {second} as password."
         )
     credentials = parse_basic_auth(header)
     if credentials is None:
-        raise exceptions.AuthenticationFailed("Authorization must be HTTP Basic with public_key:secret_key.")
+        raise exceptions.AuthenticationFailed(f"Authorization must be HTTP Basic with {form}.")
     return credentials
 
 
@@ -130,7 +134,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         self.check_in_view = check_in_view
 
     def authenticate(self, request: Request) -> tuple[ApiPrincipal, Any]:
-        public_key, secret = _credentials(request)
+        public_key, secret = basic_credentials(request)
         if self.check_in_view:
             known = api_key_known(public_key=public_key)
             if known is not None and secret_matches(principal=known, secret=secret):

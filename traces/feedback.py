@@ -23,7 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from projects.api_errors import error_body
-from projects.auth import parse_basic_auth
+from projects.auth import basic_credentials
 from projects.selectors import ApiPrincipal, api_key_lookup, secret_matches
 from traces import public_api_out as out
 from traces import public_api_selectors as sel
@@ -41,15 +41,7 @@ class PublicKeyAuthentication(authentication.BaseAuthentication):
     """HTTP Basic `public_key:` (empty secret), as Langfuse's browser SDK sends it. A secret, if sent, must match."""
 
     def authenticate(self, request: Request) -> tuple[ApiPrincipal, ApiPrincipal]:
-        header = request.META.get("HTTP_AUTHORIZATION", "")
-        if not header:
-            raise exceptions.NotAuthenticated(
-                "Send HTTP Basic auth with your project's public key and an empty password."
-            )
-        credentials = parse_basic_auth(header)
-        if credentials is None:
-            raise exceptions.AuthenticationFailed("Authorization must be HTTP Basic with public_key: (empty password).")
-        public_key, secret = credentials
+        public_key, secret = basic_credentials(request, second="an empty string", form="public_key: (empty password)")
         principal = api_key_lookup(public_key=public_key)
         if principal is None or (secret and not secret_matches(principal=principal, secret=secret)):
             raise exceptions.AuthenticationFailed("Invalid public key: unknown or revoked.")
