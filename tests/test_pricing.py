@@ -218,6 +218,27 @@ def test_langfuse_generation_gets_computed_cost(acme: Tenant, client: Client) ->
     assert row.total_cost == Decimal("0.001550")  # 1000 x $1 + 100 x $5 + 500 x $0.10 per 1M
 
 
+def test_a_create_and_its_update_in_one_batch_are_priced_as_one(acme: Tenant, client: Client) -> None:
+    """The model comes with the create, the usage with the update: priced on the merged observation."""
+    create = {"id": "g2", "traceId": "lt", "startTime": "2025-08-01T12:00:00Z", "model": "claude-haiku-4-5"}
+    update = {"id": "g2", "traceId": "lt", "usageDetails": {"input": 1000, "output": 100}}
+    batch = {
+        "batch": [
+            {"id": "e1", "type": "generation-create", "timestamp": "2025-08-01T12:00:00Z", "body": create},
+            {"id": "e2", "type": "generation-update", "timestamp": "2025-08-01T12:00:01Z", "body": update},
+        ]
+    }
+    response = client.post(
+        "/api/public/ingestion",
+        data=json.dumps(batch),
+        content_type="application/json",
+        headers={"authorization": acme.basic_auth},
+    )
+    assert response.status_code == 207, response.content
+    row = Observation.objects.get(project_id=acme.project.pk, id="g2")
+    assert row.cost_source == "computed" and row.total_cost == Decimal("0.001500")  # 1000 x $1 + 100 x $5 per 1M
+
+
 def test_pricing_reads_prices_once_per_change_not_per_batch(acme: Tenant, client: Client) -> None:
     def batch(n: int, base: int) -> bytes:
         spans = [

@@ -216,38 +216,24 @@ def cost_from(usage: dict[str, int], prices: dict[str, Any]) -> dict[str, float]
 def costs_compute(*, project_id: int, observations: Sequence[ObservationIn]) -> int:
     """Fills `cost`, `cost_source="computed"` and `price_id` of observations that have a model and usage
     but no provided cost; returns how many were priced. At most one query: none when nothing needs a
-    price or the book is warm.
-
-    Repeated ids in one batch (a create and its updates) are priced on their merged model/usage, as the
-    write step will merge them; the cost goes on the last row for the id, so it wins the merge.
+    price or the book is warm. One row per id: a batch's create and updates are merged first
+    (`services.observations_merge`), so they are priced on what the write step will store.
     """
-    merged: dict[str, dict[str, Any]] = {}
-    last: dict[str, ObservationIn] = {}
-    for obs in observations:
-        view = merged.setdefault(obs.id, {"model": None, "usage": None, "cost": None, "start_time": obs.start_time})
-        for name in ("model", "usage", "cost"):
-            value = getattr(obs, name)
-            if value:
-                view[name] = value
-        if obs.cost_source == "provided":
-            view["cost"] = view["cost"] or {"provided": True}
-        if obs.start_time is not None and (view["start_time"] is None or obs.start_time < view["start_time"]):
-            view["start_time"] = obs.start_time
-        last[obs.id] = obs
-    wanted = {oid: v for oid, v in merged.items() if v["model"] and v["usage"] and not v["cost"] and v["start_time"]}
+    wanted = [
+        obs
+        for obs in observations
+        if obs.model and obs.usage and obs.start_time and not obs.cost and obs.cost_source != "provided"
+    ]
     if not wanted:
         return 0
     book = price_book(project_id=project_id)
     priced = 0
-    for oid, view in wanted.items():
-        price = book.find(project_id=project_id, model=view["model"], at=view["start_time"])
-        if price is None:
-            continue
-        cost = cost_from(view["usage"], price.prices)
+    for obs in wanted:
+        price = book.find(project_id=project_id, model=obs.model, at=obs.start_time)
+        cost = None if price is None else cost_from(obs.usage, price.prices)
         if cost is None:
             continue
-        row = last[oid]
-        row.cost, row.cost_source, row.price_id = cost, "computed", price.id
+        obs.cost, obs.cost_source, obs.price_id = cost, "computed", price.id
         priced += 1
     return priced
 

@@ -359,6 +359,12 @@ def _merge_by_id[T](rows: Iterable[T], columns: list[tuple[str, str, str]]) -> l
     return [merged[key] for key in sorted(merged)]
 
 
+def observations_merge(rows: Iterable[ObservationIn]) -> list[ObservationIn]:
+    """A batch's observations with one row per id, merged as the write step stores them (callers that derive
+    values from a whole observation, such as its cost, merge first)."""
+    return _merge_by_id(rows, _OBSERVATION_COLUMNS)
+
+
 def trace_rollups_refresh(*, project_id: int, trace_ids: list[str]) -> None:
     """Recomputes end time, latency, cost, tokens and counts from all of each trace's observations.
 
@@ -422,7 +428,7 @@ def trace_batch_write(
 ) -> WriteResult:
     """Stores a normalised batch durably; safe to repeat with the same or overlapping rows."""
     trace_rows = _merge_by_id(traces, _TRACE_COLUMNS)
-    observation_rows = _merge_by_id(observations, _OBSERVATION_COLUMNS)
+    observation_rows = observations_merge(observations)
     score_rows = _merge_by_id(scores, _SCORE_COLUMNS)
 
     # Observations first: the traces' rollups are computed from them and written with the traces.

@@ -69,46 +69,28 @@ def tokens_count(value: Any, encoding: str, *, prompt: bool) -> int:
 
 
 def usage_fill(*, observations: Sequence[ObservationIn]) -> int:
-    """Counts usage for generations (and embeddings) of this batch that have a model, an input or output and
-    an end, but no usage; returns how many were counted.
-
-    Rows for one id are judged merged (a Langfuse create and its update), as the write step merges them: the
-    counts go on the id's last row so they win the merge, and an id whose merged rows carry usage is left
-    alone. Only ended observations are counted, so a create without its output is not counted short."""
-    merged: dict[str, dict[str, Any]] = {}
-    last: dict[str, ObservationIn] = {}
-    for obs in observations:
-        view = merged.setdefault(obs.id, {})
-        for name in ("type", "model", "input", "output", "usage", "end_time"):
-            value = getattr(obs, name)
-            if value not in (None, "", [], {}):
-                view[name] = value
-        last[obs.id] = obs
+    """Counts usage for generations (and embeddings) that have a model, an input or output and an end, but no
+    usage; returns how many were counted. One row per id (`services.observations_merge` first), so a Langfuse
+    create and its update in one batch are counted together; an observation without its end is not counted
+    (its output may still come)."""
     counted = 0
-    for oid, view in merged.items():
-        if view.get("usage") or view.get("type") not in _COUNTED_TYPES or "end_time" not in view:
+    for obs in observations:
+        if obs.usage or obs.type not in _COUNTED_TYPES or obs.end_time is None:
             continue
-        if "input" not in view and "output" not in view:
-            continue
-        encoding = encoding_for(str(view.get("model") or ""))
-        if encoding is None:
+        has_input, has_output = obs.input not in (None, "", [], {}), obs.output not in (None, "", [], {})
+        encoding = encoding_for(obs.model or "")
+        if encoding is None or not (has_input or has_output):
             continue
         usage: dict[str, int] = {}
-        if "input" in view:
-            usage["input"] = tokens_count(view["input"], encoding, prompt=True)
-        if "output" in view and view["type"] == "GENERATION":  # an embedding's output is vectors, not text
-            usage["output"] = tokens_count(view["output"], encoding, prompt=False)
+        if has_input:
+            usage["input"] = tokens_count(obs.input, encoding, prompt=True)
+        if has_output and obs.type == "GENERATION":  # an embedding's output is vectors, not text
+            usage["output"] = tokens_count(obs.output, encoding, prompt=False)
         usage["total"] = sum(usage.values())
-        row = last[oid]
-        row.usage = usage
-        # The write step merges this object into the id's other metadata (in the batch and as stored).
-        kept = (
-            {}
-            if row.metadata is None
-            else row.metadata
-            if isinstance(row.metadata, dict)
-            else {"metadata": row.metadata}
-        )
-        row.metadata = {**kept, "usage_counted": encoding}
+        obs.usage = usage
+        kept = {} if obs.metadata is None else obs.metadata
+        if not isinstance(kept, dict):  # a scalar or list the client sent as metadata: kept under a key
+            kept = {"metadata": kept}
+        obs.metadata = {**kept, "usage_counted": encoding}
         counted += 1
     return counted

@@ -25,7 +25,7 @@ from traces.ingest import langfuse, otlp
 from traces.ingest.logs import logs_normalise
 from traces.ingest.normalise import NormalisedBatch, spans_normalise
 from traces.pricing import costs_compute
-from traces.services import ObservationIn, ScoreIn, TraceIn, WriteResult, trace_batch_write
+from traces.services import ObservationIn, ScoreIn, TraceIn, WriteResult, observations_merge, trace_batch_write
 from traces.tokens import usage_fill
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ def _write(
 ) -> WriteResult | HttpResponse:
     """trace_batch_write (committed on return), or the error answer: 400 for refused values, 503 for storage."""
     try:
+        observations = observations_merge(observations)  # a create and its updates counted and priced as one
         usage_fill(observations=observations)  # counts tokens where the client sent none and a tokenizer fits
         costs_compute(project_id=project_id, observations=observations)  # prices what came without a cost
         return trace_batch_write(project_id=project_id, traces=traces, observations=observations, scores=scores)
