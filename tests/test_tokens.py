@@ -17,7 +17,6 @@ from tests.test_ingest_langfuse import event, statuses
 from tests.test_ingest_langfuse import post as post_langfuse
 from tests.test_ingest_otlp import attr, post, to_protobuf
 from traces.models import Observation
-from traces.services import ObservationIn, trace_batch_write
 from traces.tokens import encoding_for, tokens_count
 
 pytestmark = pytest.mark.django_db
@@ -159,20 +158,6 @@ def test_langfuse_create_and_update_are_counted_once_merged(acme: Tenant, client
     assert merged.usage["output"] == tokens_count(ANSWER[0], "o200k_base", prompt=False) > 0
     assert merged.metadata == {"feature": "greeting", "usage_counted": "o200k_base"}
     assert Observation.objects.get(project=acme.project, id="gen-open").usage is None
-
-
-def test_one_batchs_rows_for_an_id_merge_by_the_column_rules(acme: Tenant) -> None:
-    """Objects merge, the earliest start wins, a later non-null value wins: as the upsert merges with a
-    stored row."""
-    t0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-    rows = [
-        ObservationIn(id="o", trace_id="t", start_time=t0 + timedelta(seconds=5), name="first", metadata={"a": 1}),
-        ObservationIn(id="o", trace_id="t", start_time=t0, metadata={"b": 2}, output="done"),
-    ]
-    trace_batch_write(project_id=acme.project.pk, observations=rows)
-    stored = Observation.objects.get(project=acme.project, id="o")
-    assert stored.metadata == {"a": 1, "b": 2} and stored.start_time == t0
-    assert stored.name == "first" and stored.output == "done"
 
 
 def test_span_panel_says_counted_or_unknown(acme: Tenant, alice_client: Client, client: Client) -> None:

@@ -174,3 +174,16 @@ def test_a_session_starts_with_its_earliest_trace_and_keeps_its_environment(acme
     trace_batch_write(project_id=pid, traces=[later])  # a later trace again moves nothing
     session.refresh_from_db()
     assert session.created_at == T0
+
+
+def test_one_batchs_rows_for_an_id_merge_by_the_column_rules(acme: Tenant) -> None:
+    """Objects merge, the earliest start wins, a later non-null value wins: as the upsert merges with a
+    stored row."""
+    rows = [
+        ObservationIn(id="o", trace_id="t", start_time=T0 + timedelta(seconds=5), name="first", metadata={"a": 1}),
+        ObservationIn(id="o", trace_id="t", start_time=T0, metadata={"b": 2}, output="done"),
+    ]
+    trace_batch_write(project_id=acme.project.pk, observations=rows)
+    stored = Observation.objects.get(project=acme.project, id="o")
+    assert stored.metadata == {"a": 1, "b": 2} and stored.start_time == T0
+    assert stored.name == "first" and stored.output == "done"
