@@ -270,6 +270,7 @@ def _f(column: str, type_: str, operator: str, value: Any = "", **extra: Any) ->
         (_f("metadata", "stringObject", "=", "gold", key="tier"), {"t-chat"}),
         (_f("metadata", "stringObject", "contains", "OL", key="tier"), {"t-chat"}),
         (_f("metadata", "stringObject", "=", "gold", key="nope"), set()),
+        (_f("traceName", "string", "=", "search"), {"t-search"}),  # Langfuse's name for the trace's own name
     ],
 )
 def test_trace_filters(client: Client, acme: Tenant, data: None, item: dict, expected: set[str]) -> None:
@@ -305,6 +306,7 @@ def test_score_filters(client: Client, acme: Tenant, data: None, item: dict, exp
         (_f("tags", "arrayOptions", "all of", ["b"]), {"o-root", "o-gen", "o-err"}),
         (_f("start_time", "datetime", ">=", "2026-03-10T12:00:01Z"), {"o-err", "o-search"}),
         (_f("startTime", "datetime", "<", "2026-03-10T12:00:00.100Z"), {"o-root", "o-old"}),
+        (_f("observationName", "string", "=", "llm"), {"o-gen", "o-search"}),  # the observation's own name
     ],
 )
 def test_observation_filters(client: Client, acme: Tenant, data: None, item: dict, expected: set[str]) -> None:
@@ -488,6 +490,9 @@ def _query(**changes: Any) -> str:
             "query.dimensions",
         ),
         (_query(filters=[_f("cost", "number", ">", 1)]), "query.filters[0].column"),
+        (_query(filters=[_f("userName", "string", "=", "chat")]), "query.filters[0].column"),  # not the trace's name
+        (_query(filters=[_f("observationName", "string", "=", "x")]), "query.filters[0].column"),
+        (_query(view="scores-numeric", filters=[_f("", "string", "=", "x")]), "query.filters[0].column"),
         (_query(filters=[_f("name", "regex", "=", "x")]), "query.filters[0].type"),
         (_query(filters=[_f("name", "string", ">", "x")]), "query.filters[0].operator"),
         (_query(filters=[_f("name", "number", "=", 1)]), "query.filters[0].type"),

@@ -833,7 +833,7 @@ def _metric_filter(raw: Any, field: str, view: sel.MetricView) -> sel.MetricFilt
         kind = "datetime"
     elif column == "metadata":
         kind = "metadata"
-    elif column.endswith("Name") and "name" in view.dimensions:  # scoreName, traceName on its own view: Langfuse's
+    elif column == view.name_alias:
         column, kind = "name", view.dimensions["name"].kind
     else:
         allowed = ", ".join([*view.dimensions, view.time_fields[0], "metadata"])

@@ -476,6 +476,7 @@ class MetricView:
     joins: dict[str, str]
     segment: str = ""  # a constant condition: which rows belong to the view
     high_cardinality: frozenset[str] = frozenset()  # the v2 API refuses to group by these
+    name_alias: str | None = None  # Langfuse's filter column for the view's own `name` (traceName on traces)
 
 
 def _ms(later: str, earlier: str) -> str:
@@ -574,6 +575,7 @@ METRIC_VIEWS: dict[str, MetricView] = {
             "outputTokens": MetricMeasure("t.output_tokens", integer=True),
         },
         joins={},
+        name_alias="traceName",
     ),
     "observations": MetricView(
         table="traces_observation o",
@@ -611,6 +613,7 @@ METRIC_VIEWS: dict[str, MetricView] = {
         },
         joins={"trace": "LEFT JOIN traces_trace t ON t.project_id = o.project_id AND t.id = o.trace_id"},
         high_cardinality=frozenset({"id", "traceId", "userId", "sessionId", "parentObservationId"}),
+        name_alias="observationName",
     ),
     "scores-numeric": _score_view(
         "s.data_type IN ('NUMERIC', 'BOOLEAN')",
