@@ -300,6 +300,7 @@ def test_score_filters(client: Client, acme: Tenant, data: None, item: dict, exp
     [
         (_f("isRootObservation", "boolean", "=", True), {"o-root", "o-search", "o-old"}),
         (_f("isRootObservation", "boolean", "<>", True), {"o-gen", "o-err"}),
+        (_f("isRootObservation", "boolean", "!=", False), {"o-root", "o-search", "o-old"}),
         (_f("promptVersion", "number", "=", 2), {"o-gen"}),
         (_f("level", "stringOptions", "any of", ["ERROR", "WARNING"]), {"o-err"}),
         (_f("userId", "string", "=", "u2"), {"o-search"}),

@@ -861,7 +861,6 @@ def _metric_filter(raw: Any, field: str, view: sel.MetricView) -> sel.MetricFilt
     elif type_ == "boolean":
         if not isinstance(value, bool):
             raise _bad(f"{field}.value", f"{field}.value must be true or false.")
-        operator = "=" if operator == "=" else "!="
     else:  # null
         value = None
     if type_ == "stringObject":
