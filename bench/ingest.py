@@ -65,6 +65,7 @@ class Target:
     data_dir: Path | None = None
     proc: subprocess.Popen[bytes] | None = None
     pg_log: Path | None = None
+    redis_url: str = "redis://127.0.0.1:1/0"  # the COPY baselines price rows as the server does, with its cache
 
 
 def server_start(source: Path) -> Target:
@@ -106,6 +107,7 @@ def server_start(source: Path) -> Target:
         data_dir=data_dir,
         proc=proc,
         pg_log=data_dir / "postgres" / "server.log",
+        redis_url=f"redis://127.0.0.1:{redis_port}/0",
     )
 
 
@@ -298,11 +300,11 @@ def settle(database_url: str, timeout: float = 90) -> None:
 # --- COPY baseline --------------------------------------------------------------------------------------
 
 
-def _django_setup(database_url: str) -> None:
+def _django_setup(target: Target) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("SECRET_KEY", "bench-only")
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:1/0")
+    os.environ["DATABASE_URL"] = target.database_url
+    os.environ["REDIS_URL"] = target.redis_url
     import logging
 
     import django
@@ -335,7 +337,8 @@ def _copy_columns() -> dict[str, tuple[list[str], list[str]]]:
 
 
 def copy_rows(bodies: list[bytes], project_id: int) -> list[CopyBatch]:
-    """The rows the server stores for these bodies (same normaliser), as COPY tuples per table, batch by batch.
+    """The rows the server stores for these bodies (same normaliser, token counts and prices), as COPY tuples per
+    table, batch by batch.
 
     Trace rows get the rollups of the batch's own spans (the server computes them from every stored span,
     which for whole traces is the same); a trace or session already copied by an earlier batch is not copied
@@ -346,7 +349,9 @@ def copy_rows(bodies: list[bytes], project_id: int) -> list[CopyBatch]:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
     from traces.ingest.normalise import spans_normalise
-    from traces.services import _OBSERVATION_COLUMNS, _TRACE_COLUMNS
+    from traces.pricing import costs_compute
+    from traces.services import _OBSERVATION_COLUMNS, _TRACE_COLUMNS, observations_merge
+    from traces.tokens import usage_fill
 
     defaults = {"type": "SPAN", "level": "DEFAULT", "environment": "default", "public": False}
     seen_traces: set[str] = set()
@@ -356,9 +361,12 @@ def copy_rows(bodies: list[bytes], project_id: int) -> list[CopyBatch]:
         request = ExportTraceServiceRequest()
         request.ParseFromString(body)
         normalised = spans_normalise(request)
+        merged = observations_merge(normalised.observations)  # the server's steps before its write step
+        usage_fill(observations=merged)
+        costs_compute(project_id=project_id, observations=merged)
         observations = []
         by_trace: dict[str, list[Any]] = {}
-        for obs in normalised.observations:
+        for obs in merged:
             by_trace.setdefault(obs.trace_id, []).append(obs)
             values = [project_id]
             for name, _, _ in _OBSERVATION_COLUMNS:
@@ -525,6 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project-id", type=int, help="with --url: the project the key belongs to")
     parser.add_argument("--key", help="with --url: public_key:secret_key")
     parser.add_argument("--pg-log", type=Path, help="with --url: PostgreSQL's log file, for statements per request")
+    parser.add_argument("--redis-url", help="with --url: its Redis (the COPY baselines read the price cache)")
     parser.add_argument("--warmup-spans", type=int, default=20_000, help="sent before measuring (not counted)")
     parser.add_argument("--explain", action="store_true", help="after the load, run bench.ui_indexes (~1M rows)")
     parser.add_argument("--explain-rows", type=int, default=1_000_000)
@@ -550,6 +559,7 @@ def main(argv: list[str] | None = None) -> int:
             project_id=args.project_id,
             auth=base64.b64encode(args.key.encode()).decode(),
             pg_log=args.pg_log,
+            **({"redis_url": args.redis_url} if args.redis_url else {}),
         )
     else:
         target = server_start(args.source.resolve())
@@ -559,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[Run] = []
     extra: dict[str, Any] = {}
     try:
-        _django_setup(target.database_url)
+        _django_setup(target)
         _say(f"warm-up: {args.warmup_spans} spans, then wait for autovacuum to go idle")
         for batch in (100, 1000):
             warm = workload(max(args.warmup_spans // 2, batch), batch, 999 + batch, time.time_ns() - 7200 * 10**9)
