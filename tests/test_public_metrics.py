@@ -526,6 +526,8 @@ def _query(**changes: Any) -> str:
         (_query(config={"row_limit": "10"}), "query.config.row_limit"),
         (_query(config={"row_limit": True}), "query.config.row_limit"),
         (_query(chartConfig={"row_limit": 0}), "query.chartConfig.row_limit"),
+        (_query(config=[]), "query.config"),  # not an object, though empty
+        (_query(config=0), "query.config"),
         ('{"view": ' * 5000, "query"),
     ],
 )

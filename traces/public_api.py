@@ -945,7 +945,8 @@ def metrics_query_parse(raw: str | None, *, version: int) -> sel.MetricsQuery:
         order_by.append((first, first != sel.TIME_DIMENSION))
 
     config_key = "config" if "config" in query else "chartConfig"
-    config = _object(query.get(config_key) or {}, f"query.{config_key}", ("row_limit", "bins", "type"))
+    raw_config = query.get(config_key)
+    config = {} if raw_config is None else _object(raw_config, f"query.{config_key}", ("row_limit", "bins", "type"))
     row_limit = DEFAULT_METRIC_ROWS
     if config.get("row_limit") is not None:
         field = f"query.{config_key}.row_limit"
