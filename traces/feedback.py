@@ -181,7 +181,7 @@ class FeedbackView(PublicApiView):
         preflight's rule: otherwise the page's fetch sees a network error instead of, say, a 429 and its Retry-After.
         Whether this origin may write to this key's project was decided in `initial`, before anything was stored."""
         response = super().finalize_response(request, response, *args, **kwargs)
-        origin = self.allowed_origin or _origin(request)
+        origin = _origin(request)
         if origin is not None and (origin == self.allowed_origin or sel.any_project_allows_origin(origin=origin)):
             _cors(response, origin)
         return response
