@@ -249,3 +249,31 @@ def test_an_index_search_past_the_budget_falls_back_to_walking(corpus: int, monk
     assert strategies[:2] == ["walk", "index"] and set(strategies[2:]) == {"walk"}
     assert [row["id"] for row in page.rows] == _brute_force(corpus, "zephyr-lantern", "-time")
     assert not page.partial and page.next_cursor is None
+
+
+def test_a_trace_arriving_during_a_walk_step_does_not_push_a_walked_trace_out(corpus: int, monkeypatch: Any) -> None:
+    """Ingestion goes on while a search walks: a trace stored just before a walk step reads its stretch lands
+    in that stretch (it is the newest) and must not push the stretch's last trace out unread, or the next step,
+    which starts after it, never reads it (here s004, the newest match)."""
+    monkeypatch.setattr(selectors, "SEARCH_WALK_STEPS", (5, 5))
+    arrived: list[str] = []
+
+    def ingest_first(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        if not arrived and "FROM (SELECT" in sql and "sightline_trace_search_text" in sql:
+            arrived.append("late")
+            trace_batch_write(project_id=corpus, traces=[TraceIn(id="late", timestamp=NOW + timedelta(seconds=1))])
+        return execute(sql, params, many, context)
+
+    filters = parse_trace_filters(QueryDict("q=zephyr-lantern&range=all"), now=timezone.now())
+    with connection.execute_wrapper(ingest_first):
+        page = selectors.trace_list_page(project_id=corpus, filters=filters, size=5)
+    assert arrived
+    assert (
+        [row["id"] for row in page.rows]
+        == _brute_force(corpus, "zephyr-lantern", "-time")
+        == [
+            "s004",
+            "s041",
+            "s077",
+        ]
+    )

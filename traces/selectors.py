@@ -37,16 +37,15 @@ from django.db.models import (
     TextField,
     Value,
     When,
+    Window,
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.fields.tuple_lookups import (
     Tuple,
     TupleGreaterThan,
-    TupleGreaterThanOrEqual,
     TupleLessThan,
-    TupleLessThanOrEqual,
 )
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce, RowNumber, TruncDate
 from django.utils import timezone
 
 from projects.models import User
@@ -1121,35 +1120,40 @@ def _search_walk(
     them), read in the sort index's order and stopping at the limit; and, when they do not fill the limit,
     the last of those traces (the search goes on after it), or None at the end of the range."""
     unsearched = _ordered(trace_list_queryset(project_id=project_id, filters=replace(filters, q="")), filters, cursor)
-    # The stretch's end first, then the walk bounded by it: a trace arriving in between (ingestion goes on)
-    # then falls either in the stretch, which the walk reads as of its own snapshot, or after it, which the
-    # next step reads; counting `rows` again in the walk could shift the end and show a trace twice.
-    last = unsearched.values_list("sort_value", "id")[rows - 1 : rows].first()
-    window = unsearched
-    if last is not None:
-        within = TupleGreaterThanOrEqual if filters.descending else TupleLessThanOrEqual
-        window = window.filter(within(Tuple(_sort_key(filters.sort_key), F("id")), last))
-    inner, params = window.values(*TRACE_ROW_FIELDS, "sort_value", "input", "output")[:rows].query.sql_with_params()
+    # The stretch and where it ends come from one statement, so from one snapshot: a trace that arrives while
+    # the search walks (ingestion goes on) is either in it or not, and cannot push the stretch's last trace out
+    # unread (a separate query for the end, then the walk, would lose it). `walked` numbers the stretch; its
+    # last trace is returned whether it matches or not, and tells where the next step starts.
+    numbered = unsearched.annotate(walked=Window(RowNumber(), order_by=unsearched.query.order_by))
+    inner, params = numbered.values(*TRACE_ROW_FIELDS, "sort_value", "input", "output", "walked")[
+        :rows
+    ].query.sql_with_params()
     direction = "DESC" if filters.descending else "ASC"
     columns = ", ".join(f"traces_trace.{column}" for column in (*TRACE_ROW_FIELDS, "sort_value"))
-    # The inner LIMIT keeps PostgreSQL from merging the window into the outer query (where it might prefer
-    # the trigram index): the window is an index range scan in the page's order, the outer filter takes rows
-    # from it one at a time and the outer LIMIT stops it as soon as the page is full. The alias lets
-    # _preview's SQL name the window's columns.
+    match = "sightline_trace_search_text(traces_trace.input, traces_trace.output) ILIKE sightline_search_spacing(%s)"
+    # The inner LIMIT keeps PostgreSQL from merging the stretch into the outer query (where it might prefer
+    # the trigram index): the stretch is an index range scan in the page's order, the outer filter takes rows
+    # from it one at a time and the outer LIMIT stops it as soon as the page is full. The stretch's last trace
+    # is tested first, so the search text is computed once per trace (twice for that one, to tell whether it
+    # matches). The alias lets _preview's SQL name the stretch's columns.
     sql = (
-        f"SELECT {columns}, {_preview('input').sql} AS input_preview, {_preview('output').sql} AS output_preview "  # noqa: S608 - constant SQL around the ORM's parametrised query
-        f"FROM ({inner}) AS traces_trace "
-        "WHERE sightline_trace_search_text(traces_trace.input, traces_trace.output) "
-        "ILIKE sightline_search_spacing(%s) "
+        f"SELECT {columns}, {_preview('input').sql} AS input_preview, {_preview('output').sql} AS output_preview, "  # noqa: S608 - constant SQL around the ORM's parametrised query
+        f"traces_trace.walked, CASE WHEN traces_trace.walked < %s THEN true ELSE {match} END AS matched "
+        f"FROM ({inner}) AS traces_trace WHERE traces_trace.walked = %s OR {match} "
         f"ORDER BY traces_trace.sort_value {direction}, traces_trace.id {direction} LIMIT %s"
     )
+    pattern = _like_pattern(filters.q)
     with connection.cursor() as db:
-        db.execute(sql, [*params, _like_pattern(filters.q), limit])
+        db.execute(sql, [rows, pattern, *params, rows, pattern, limit])
         names = [column.name for column in db.description]
-        matches = [dict(zip(names, row, strict=True)) for row in db.fetchall()]
-    if len(matches) >= limit or last is None:
-        return matches, None
-    return matches, Cursor(value=last[0], id=last[1])
+        found = [dict(zip(names, row, strict=True)) for row in db.fetchall()]
+    end = Cursor(value=found[-1]["sort_value"], id=found[-1]["id"]) if found and found[-1]["walked"] == rows else None
+    matches = []
+    for row in found:
+        del row["walked"]
+        if row.pop("matched"):
+            matches.append(row)
+    return matches, None if len(matches) >= limit else end
 
 
 @dataclass
@@ -1214,7 +1218,7 @@ def _search_rows(*, project_id: int, filters: TraceFilters, limit: int) -> _Sear
 
 def trace_list_page(*, project_id: int, filters: TraceFilters, size: int = TRACE_PAGE_SIZE) -> TraceListPage:
     """One page of the trace list in the filters' sort, after the filters' cursor. Two queries (with `q`, a few
-    more: its time budget, two per walk step, the index search, the scores); a search that runs out of its page
+    more: its time budget, one per walk step, the index search, the scores); a search that runs out of its page
     budget answers a partial page, and raises TraceSearchTimeout only when one statement runs past
     SEARCH_TIMEOUT_MS."""
     stopped_at: Cursor | None = None
