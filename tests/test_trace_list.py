@@ -4,6 +4,7 @@ parameters, the new-traces notice, star, bulk delete, tenancy, roles and a query
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
@@ -414,6 +415,11 @@ def test_search_terms_are_answered_by_the_trigram_index(acme: Tenant, term: str)
     assert [row["id"] for row in selectors.trace_list_page(project_id=pid, filters=filters).rows] == ["needle"]
 
 
+def _raw_cursor(value: str) -> str:
+    """A page link whose sort value is `value` as written (Cursor.encode takes typed values)."""
+    return base64.urlsafe_b64encode(json.dumps([value, "t-a"]).encode()).decode()
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [
@@ -428,6 +434,14 @@ def test_search_terms_are_answered_by_the_trigram_index(acme: Tenant, term: str)
         ({"meta": "no-equals-sign"}, "must look like key=value"),
         ({"score_min": "0.5"}, "needs a score name"),
         ({"name": "x" * 600}, "longer than 500 characters"),
+        # PostgreSQL text cannot hold a NUL: each would have been a DataError (a 500).
+        ({"score": "a\x00b", "score_value": "a\x00b"}, "score_value contains a NUL character"),
+        ({"q": "a\x00b"}, "q contains a NUL character"),
+        ({"tag": "a\x00b"}, "A tag contains a NUL character"),
+        ({"meta": "k=a\x00b"}, "A metadata filter contains a NUL character"),
+        ({"cursor": Cursor(value=NOW, id="a\x00b").encode(), "scan": "1"}, "The page link is out of date"),
+        ({"sort": "-cost", "cursor": _raw_cursor("NaN")}, "The page link is out of date"),
+        ({"sort": "-cost", "cursor": _raw_cursor("1e999999")}, "The page link is out of date"),
     ],
 )
 def test_bad_parameters_are_shown_never_a_500(

@@ -230,6 +230,9 @@ def _text(params: QueryParams, key: str, problems: list[str]) -> str:
     if len(value) > TEXT_MAX:
         problems.append(f"{key} is longer than {TEXT_MAX} characters; it was ignored.")
         return ""
+    if "\x00" in value:  # PostgreSQL text cannot hold it, and no stored name or id has one
+        problems.append(f"{key} contains a NUL character; it was ignored.")
+        return ""
     return value
 
 
@@ -289,7 +292,7 @@ def _cursor(raw: str, sort_key: str, problems: list[str]) -> Cursor | None:
         return None
     try:
         value, trace_id = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-        if not isinstance(trace_id, str) or not isinstance(value, str):
+        if not isinstance(trace_id, str) or not isinstance(value, str) or "\x00" in trace_id:
             raise ValueError
         typed: datetime | int | Decimal
         if sort_key == "time":
@@ -298,6 +301,8 @@ def _cursor(raw: str, sort_key: str, problems: list[str]) -> Cursor | None:
                 raise ValueError
         elif sort_key == "cost":
             typed = Decimal(value)
+            if not typed.is_finite() or abs(typed.adjusted()) > 100:  # NaN, Infinity, 1E+999999: never a cost
+                raise ValueError
         else:
             typed = int(value)
     except (ValueError, TypeError, InvalidOperation, binascii.Error, UnicodeDecodeError):
@@ -335,6 +340,9 @@ def parse_trace_filters(params: QueryParams | Mapping[str, Any], *, now: datetim
         level = ""
 
     tags = tuple(dict.fromkeys(t.strip() for t in p.getlist("tag") if t.strip()))
+    if any("\x00" in tag for tag in tags):
+        problems.append("A tag contains a NUL character; it was ignored.")
+        tags = tuple(tag for tag in tags if "\x00" not in tag)
     if len(tags) > LIST_MAX:
         problems.append(f"Only the first {LIST_MAX} tags are used.")
     meta: list[tuple[str, str]] = []
@@ -344,6 +352,9 @@ def parse_trace_filters(params: QueryParams | Mapping[str, Any], *, now: datetim
             continue
         if not sep or not key.strip():
             problems.append(f"Metadata filter “{raw[:40]}” must look like key=value.")
+            continue
+        if "\x00" in raw:
+            problems.append("A metadata filter contains a NUL character; it was ignored.")
             continue
         meta.append((key.strip(), value.strip()))
 
