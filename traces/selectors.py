@@ -949,7 +949,7 @@ class TraceListPage:
     next_cursor: Cursor | None
     # A search that ran out of its page budget: `rows` are the matches up to `next_cursor`, where it stopped.
     partial: bool = False
-    scanned: int = 0  # traces a search read this page (walked, or rechecked through the index)
+    scanned: int = 0  # traces a search walked for this page (the index's candidates are not counted)
 
 
 def _like_pattern(term: str) -> str:
@@ -1081,7 +1081,8 @@ class TraceSearchTimeout(Exception):
 @contextmanager
 def _search_budget(active: bool, milliseconds: float | None = None) -> Iterator[None]:
     """Caps a search's statement time, so one broad search cannot hold a worker (and a core) for minutes. In a
-    savepoint: nested inside another budget, the outer one holds again afterwards."""
+    savepoint: nested inside another budget, the outer one holds again after a timeout (the rollback undoes
+    the SET LOCAL), but not after success (a released savepoint keeps it to the end of the transaction)."""
     if not active:
         yield
         return
