@@ -11,7 +11,6 @@ and `variables` as JSON, and `prompt_name`/`prompt_version` when the generation 
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -260,29 +259,47 @@ def state_from_editor(data: QueryDict) -> PlaygroundState:
 
 # --- "Open in playground" on a generation that recorded its prompt ---------------------------------------
 
-MAX_MATCH_STEPS = 10_000  # placeholders make the alignment a search: bounded, then given up (no match)
+MAX_MATCH_STEPS = 10_000  # the alignment and each message's text match are a search: bounded, then no match
 
 
-def _template_pattern(text: str, known: dict[str, str]) -> tuple[re.Pattern[str], dict[str, str]]:
-    """A pattern matching `text` compiled with any values: the literal text escaped, a variable already
-    known as its value, and each other variable as a named group (the same group again where it repeats).
-    Returns the pattern and the group name of each new variable."""
-    groups: dict[str, str] = {}
-    parts: list[str] = []
-    position = 0
-    for match in VARIABLE.finditer(text):
-        parts.append(re.escape(text[position : match.start()]))
-        name = match.group(1).strip()
-        if name in known:
-            parts.append(re.escape(known[name]))
-        elif name in groups:
-            parts.append(f"(?P={groups[name]})")
+def _text_match(parts: list[str], text: str, known: dict[str, str], budget: list[int]) -> dict[str, str] | None:
+    """The variables (`known` plus new ones) under which `parts` spell `text` exactly, shortest values first,
+    or None. `parts` is a template split at its variables (`VARIABLE.split`): literal, name, literal, …, literal.
+
+    A search by hand, depth first with a stack, rather than a regex of `.*?` groups: such a regex backtracks
+    without bound on a long message that does not match, and here every step counts against `budget`. A task
+    is (i, at, since, values): match the literal `parts[i]` at `at` (since None), or try the next end, from
+    `since` on, of the variable after `parts[i]` whose value starts at `at`."""
+    stack: list[tuple[int, int, int | None, dict[str, str]]] = [(0, 0, None, known)]
+    while stack:
+        budget[0] -= 1
+        if budget[0] < 0:
+            return None
+        i, at, since, values = stack.pop()
+        if since is not None:
+            end = text.find(parts[i + 2], since)
+            if end != -1:
+                stack.append((i, at, end + 1, values))  # a longer value, should this one lead nowhere
+                stack.append((i + 2, end, None, {**values, parts[i + 1].strip(): text[at:end]}))
+            continue
+        if not text.startswith(parts[i], at):
+            continue
+        at += len(parts[i])
+        if i + 1 == len(parts):
+            if at == len(text):
+                return values
+            continue
+        name = parts[i + 1].strip()
+        if name in values:  # a variable seen before takes the same value again
+            if text.startswith(values[name], at):
+                stack.append((i + 2, at + len(values[name]), None, values))
+        elif i + 3 == len(parts):  # the last variable runs up to the closing literal
+            end = len(text) - len(parts[i + 2])
+            if end >= at:
+                stack.append((i + 2, end, None, {**values, name: text[at:end]}))
         else:
-            groups[name] = f"v{len(groups)}"
-            parts.append(f"(?P<{groups[name]}>.*?)")
-        position = match.end()
-    parts.append(re.escape(text[position:]))
-    return re.compile("".join(parts), re.DOTALL), groups
+            stack.append((i, at, at, values))
+    return None
 
 
 def _align(
@@ -303,12 +320,8 @@ def _align(
         return None
     if not recorded or recorded[0]["role"] != head["role"]:
         return None
-    pattern, groups = _template_pattern(head["content"], known)
-    match = pattern.fullmatch(recorded[0]["content"])
-    if match is None:
-        return None
-    found = _align(rest, recorded[1:], {**known, **{name: match.group(g) for name, g in groups.items()}}, budget)
-    return None if found is None else (found[0], found[1])
+    matched = _text_match(VARIABLE.split(head["content"]), recorded[0]["content"], known, budget)
+    return None if matched is None else _align(rest, recorded[1:], matched, budget)
 
 
 def version_match(
@@ -317,7 +330,7 @@ def version_match(
     """A prefill (a generation's recorded messages, model, parameters) opened on the prompt version it used:
     `rows` are the version's messages as the editor shows them (`{{variables}}`, placeholder rows, included
     prompts' tags) and `composed` the same with included prompts resolved. The recorded messages are matched
-    against `composed`, one pattern per message; on success the state shows `rows` with the variables and
+    against `composed`, message by message; on success the state shows `rows` with the variables and
     placeholder fills recovered, so that a run sends exactly the recorded messages. None when they differ.
     """
     found = _align(composed, state.messages, {}, [MAX_MATCH_STEPS])

@@ -4,6 +4,7 @@ OpenAI-compatible server (tests/llm_server.py)."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
@@ -700,6 +701,20 @@ def test_open_in_playground_falls_back_to_the_recorded_messages(
     assert form["role"] == [m["role"] for m in recorded] and form["content"] == [m["content"] for m in recorded]
     assert "placeholder_fill" not in form and "Loaded from" not in page
     assert notice in page and ("playground-notice" in page) == bool(notice)
+
+
+def test_open_in_playground_gives_up_quickly_on_a_long_message_that_does_not_match(
+    bob_client: Client, acme: Any
+) -> None:
+    """Recorded input is whatever was ingested: matching it against a version with several variables is a
+    bounded search (a regex of `.*?` groups took minutes on this), then the recorded messages as they are."""
+    _version(acme, "many", [{"role": "user", "content": " ".join(f"{{{{v{i}}}}}" for i in range(6)) + "!"}])
+    recorded = [{"role": "user", "content": " ".join(["word"] * 20_000)}]  # no "!": it cannot match
+    prefill = {"messages": orjson.dumps(recorded).decode(), "prompt_name": "many", "prompt_version": "1"}
+    started = time.monotonic()
+    page = bob_client.post(reverse("prompt-playground", args=[acme.project.pk]), prefill).content.decode()
+    assert time.monotonic() - started < 5
+    assert "The recorded messages do not match many v1" in page and "Loaded from" not in page
 
 
 def test_playground_keeps_placeholders_fills_them_on_run_and_resolves_included_prompts(
