@@ -133,19 +133,29 @@ class PromptsView(PromptApiView):
 
 
 class PromptView(PromptApiView):
+    """A key this process has verified before is accepted from memory and confirmed in the prompt's own cache
+    read (`prompt_resolve(key_check=…)`). Any answer that did not reach that read (an error, a 405, OPTIONS)
+    confirms it on its own first, so a revoked key gets 401 whatever it asked."""
+
+    key_check: ApiKeyCheck | None = None  # set once authentication has run
+
     def get_authenticators(self) -> list[ApiKeyAuthentication]:
         return [ApiKeyAuthentication(check_in_view=True)]
 
-    def handle_exception(self, exc: Exception) -> Response:
-        # An answer that never reached the prompt's cache read still confirms a key taken from memory,
-        # so a revoked key gets 401, never a 400 or 404.
-        check = getattr(self.request, "auth", None)
-        if isinstance(check, ApiKeyCheck) and not check.done:
+    def perform_authentication(self, request: Request) -> None:
+        super().perform_authentication(request)
+        if isinstance(request.auth, ApiKeyCheck):
+            self.key_check = request.auth
+
+    def finalize_response(self, request: Request, response: HttpResponse, *args: Any, **kwargs: Any) -> HttpResponse:
+        # Here, not in handle_exception: reading `request.auth` there would run authentication for an error
+        # raised before it (406), and a raise from handle_exception is a 500.
+        if self.key_check is not None and not self.key_check.done:
             try:
-                check.confirm()
+                self.key_check.confirm()
             except AuthenticationFailed as refused:
-                exc = refused
-        return super().handle_exception(exc)
+                response = self.handle_exception(refused)
+        return super().finalize_response(request, response, *args, **kwargs)
 
     @extend_schema(
         operation_id="prompts_get",
@@ -174,7 +184,7 @@ class PromptView(PromptApiView):
             version=version,
             assignment_key=assignment_key,
             resolve=params.get("resolve", "true").lower() != "false",
-            key_check=request.auth if isinstance(request.auth, ApiKeyCheck) else None,
+            key_check=self.key_check,
         )
         headers = {"ETag": served.etag, "Cache-Control": CACHE_CONTROL}
         if_none_match = request.headers.get("If-None-Match", "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from redis.connection import AbstractConnection
 
 from projects.models import ApiKey, AuditEvent, Role
-from projects.selectors import api_key_cache_key, api_key_known
+from projects.selectors import api_key_cache_key, api_key_known, api_key_remember
 from projects.services import api_key_revoke, user_create
 from prompts import selectors, services
 from prompts.errors import PromptForbidden
@@ -231,15 +232,30 @@ def test_revocation_applies_at_once_to_a_key_this_process_remembers(
     assert _call(client, acme, "get", f"{BASE}/guarded").json()["prompt"] == "secret plan"
     assert cache.get(api_key_cache_key(acme.public_key))["public_key"] == acme.public_key
 
+    # A remembered key with a wrong secret is no key.
+    remembered = api_key_known(public_key=acme.public_key)
+    assert remembered is not None
+    wrong = base64.b64encode(f"{acme.public_key}:sk-wrong".encode()).decode()
+    assert client.get(f"{BASE}/guarded", HTTP_AUTHORIZATION=f"Basic {wrong}").status_code == 401
+
     with django_capture_on_commit_callbacks(execute=True):
         api_key_revoke(api_key=ApiKey.objects.get(public_key=acme.public_key), actor=alice)
-    # As in any other process: this one still remembers the key; only the cache entry is gone.
-    assert api_key_known(public_key=acme.public_key) is not None
-    for path in (f"{BASE}/guarded", f"{BASE}/guarded?version=1", f"{BASE}/missing", f"{BASE}/guarded?version=x"):
-        refused = _call(client, acme, "get", path)
-        assert refused.status_code == 401, (path, refused.content)
+    asked = [("get", f"{BASE}/guarded"), ("get", f"{BASE}/guarded?version=1"), ("get", f"{BASE}/missing")]
+    asked += [("get", f"{BASE}/guarded?version=x"), ("options", f"{BASE}/guarded"), ("post", f"{BASE}/guarded")]
+    for method, path in asked:
+        # As in any other process: it still remembers the key (a refusal forgets it); only the cache entry is gone.
+        api_key_remember(principal=remembered)
+        refused = _call(client, acme, method, path)
+        assert refused.status_code == 401, (method, path, refused.content)
         assert refused.json()["error"] == "unauthorized" and refused["WWW-Authenticate"].startswith("Basic")
-    assert api_key_known(public_key=acme.public_key) is None
+        assert api_key_known(public_key=acme.public_key) is None
+
+
+def test_an_unacceptable_accept_header_is_a_406_whatever_the_credentials(client: Client, acme: Tenant) -> None:
+    """Content negotiation fails before authentication has run: the answer says so, it is no 500."""
+    _create(client, acme, name="plain", prompt="json only", labels=["production"])
+    for credentials in ({}, {"HTTP_AUTHORIZATION": "Basic zzz"}, {"HTTP_AUTHORIZATION": acme.basic_auth}):
+        assert client.get(f"{BASE}/plain", HTTP_ACCEPT="application/xml", **credentials).status_code == 406
 
 
 def test_cached_404_is_retired_by_create(client: Client, acme: Tenant) -> None:
