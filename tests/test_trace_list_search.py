@@ -221,7 +221,7 @@ def test_a_search_out_of_page_budget_answers_partial_pages_that_add_up_to_the_pl
         assert page.scanned == 7  # one step of the smallest size, then out of time
         if page.next_cursor is None:
             break
-        query = {**query, "cursor": page.next_cursor.encode(), "scan": "1" if page.partial or filters.scan else ""}
+        query = {**query, "cursor": page.next_cursor.encode(), "scan": "1" if page.scan else ""}
     assert seen == expected
     assert partial_pages >= 90 // 7 - len(expected) // 4  # most pages stopped early
 
@@ -248,7 +248,22 @@ def test_an_index_search_past_the_budget_falls_back_to_walking(corpus: int, monk
     strategies = _strategies(captured.captured_queries)
     assert strategies[:2] == ["walk", "index"] and set(strategies[2:]) == {"walk"}
     assert [row["id"] for row in page.rows] == _brute_force(corpus, "zephyr-lantern", "-time")
-    assert not page.partial and page.next_cursor is None
+    assert not page.partial and not page.scan and page.next_cursor is None
+
+
+def test_scan_pages_walk_without_the_index_and_hand_scan_on(corpus: int, monkeypatch: Any) -> None:
+    """A page stopped before it tried the index asks the next page to try it (no scan); a scan page walks only
+    and, stopped again, hands scan on."""
+    monkeypatch.setattr(selectors, "SEARCH_WALK_STEPS", (5, 5))
+    monkeypatch.setattr(selectors, "SEARCH_PAGE_BUDGET_S", 0)
+    first = parse_trace_filters(QueryDict("q=zephyr-lantern&range=all"), now=timezone.now())
+    page = selectors.trace_list_page(project_id=corpus, filters=first, size=5)
+    assert page.partial and not page.scan and page.next_cursor is not None
+    query = {"q": "zephyr-lantern", "range": "all", "cursor": page.next_cursor.encode(), "scan": "1"}
+    following = parse_trace_filters(QueryDict(urlencode(query)), now=timezone.now())
+    with CaptureQueriesContext(connection) as captured:
+        page = selectors.trace_list_page(project_id=corpus, filters=following, size=5)
+    assert _strategies(captured.captured_queries) == ["walk"] and page.partial and page.scan
 
 
 def test_a_trace_arriving_during_a_walk_step_does_not_push_a_walked_trace_out(corpus: int, monkeypatch: Any) -> None:

@@ -950,6 +950,8 @@ class TraceListPage:
     # A search that ran out of its page budget: `rows` are the matches up to `next_cursor`, where it stopped.
     partial: bool = False
     scanned: int = 0  # traces a search walked for this page (the index's candidates are not counted)
+    # The next page walks without trying the trigram index (`scan=1`): it ran out of time on this search.
+    scan: bool = False
 
 
 def _like_pattern(term: str) -> str:
@@ -1089,7 +1091,8 @@ def _search_budget(active: bool, milliseconds: float | None = None) -> Iterator[
     try:
         with transaction.atomic():
             with connection.cursor() as cursor:
-                cursor.execute(f"SET LOCAL statement_timeout = {int(milliseconds or SEARCH_TIMEOUT_MS)}")
+                # At least 1 ms: statement_timeout = 0 would switch the limit off.
+                cursor.execute(f"SET LOCAL statement_timeout = {max(1, int(milliseconds or SEARCH_TIMEOUT_MS))}")
             yield
     except OperationalError as error:
         if isinstance(error.__cause__, psycopg.errors.QueryCanceled):
@@ -1162,15 +1165,17 @@ class _Search:
     rows: list[dict[str, Any]]
     stopped_at: Cursor | None = None  # set when the page budget ran out before the page was full
     scanned: int = 0
+    index_failed: bool = False  # the index query was cancelled (or, with `scan`, was on an earlier page)
 
 
 def _search_rows(*, project_id: int, filters: TraceFilters, limit: int) -> _Search:
     """The first `limit` traces of the search in the filters' sort: exactly the rows of the plain ordered
     query, found by walking the newest traces first, then the trigram index for the rest (see above) -- or,
     when SEARCH_PAGE_BUDGET_S runs out first, the rows found so far and the cursor where the search stopped.
-    With `filters.scan` (a page that follows a stopped one) the index is not tried again: it only walks."""
+    With `filters.scan` (a page after one whose index query ran out of time) the index is not tried again: it
+    only walks. A page that ran out of time in its first walk steps tries the index again on the next page."""
     deadline = time.monotonic() + SEARCH_PAGE_BUDGET_S
-    found = _Search(rows=[])
+    found = _Search(rows=[], index_failed=filters.scan)
     cursor = filters.cursor
 
     def walk(step: int) -> Cursor | None:
@@ -1200,8 +1205,8 @@ def _search_rows(*, project_id: int, filters: TraceFilters, limit: int) -> _Sear
                 with _search_budget(True, left_ms):
                     found.rows += list(_page_values(rest)[: limit - len(found.rows)])
                 return found
-            except TraceSearchTimeout:
-                pass  # too many candidates: the words are common, the text is not; walk instead
+            except TraceSearchTimeout:  # too many candidates: the words are common, the text is not; walk instead
+                found.index_failed = True
     # Walk on in steps sized to the time left, at the rate the last step read traces.
     step = SEARCH_WALK_STEPS[0]
     while True:
@@ -1222,12 +1227,11 @@ def trace_list_page(*, project_id: int, filters: TraceFilters, size: int = TRACE
     more: its time budget, one per walk step, the index search, the scores); a search that runs out of its page
     budget answers a partial page, and raises TraceSearchTimeout only when one statement runs past
     SEARCH_TIMEOUT_MS."""
-    stopped_at: Cursor | None = None
-    scanned = 0
+    search = _Search(rows=[])
     if filters.q:
         with _search_budget(True):
             search = _search_rows(project_id=project_id, filters=filters, limit=size + 1)
-        rows, stopped_at, scanned = search.rows, search.stopped_at, search.scanned
+        rows = search.rows
     else:
         traces = _ordered(trace_list_queryset(project_id=project_id, filters=filters), filters, filters.cursor)
         rows = list(_page_values(traces)[: size + 1])
@@ -1237,9 +1241,14 @@ def trace_list_page(*, project_id: int, filters: TraceFilters, size: int = TRACE
     for row in rows:
         row["scores"] = scores.get(row["id"], [])
     last = rows[-1] if more else None
-    if last is not None:
-        return TraceListPage(rows=rows, next_cursor=Cursor(value=last["sort_value"], id=last["id"]), scanned=scanned)
-    return TraceListPage(rows=rows, next_cursor=stopped_at, partial=stopped_at is not None, scanned=scanned)
+    next_cursor = Cursor(value=last["sort_value"], id=last["id"]) if last is not None else search.stopped_at
+    return TraceListPage(
+        rows=rows,
+        next_cursor=next_cursor,
+        partial=last is None and search.stopped_at is not None,
+        scanned=search.scanned,
+        scan=search.index_failed and next_cursor is not None,
+    )
 
 
 def trace_list_new_count(*, project_id: int, filters: TraceFilters, since: datetime) -> int:

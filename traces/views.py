@@ -230,9 +230,7 @@ def trace_list(request: HttpRequest) -> HttpResponse:
         "problems": problems,
         "rows": [_row_display(row) for row in page.rows],
         "next_query": (
-            filters.query(cursor=page.next_cursor.encode(), scan="1" if page.partial or filters.scan else "")
-            if page.next_cursor
-            else ""
+            filters.query(cursor=page.next_cursor.encode(), scan="1" if page.scan else "") if page.next_cursor else ""
         ),
         "partial": page.partial,
         "scanned": page.scanned,
