@@ -116,9 +116,7 @@ def _observation_panel(project_id: int, trace: Trace, observation: Observation) 
         "usage_rows": shapes.usage_cost_rows(observation.usage, observation.cost, price.prices if price else None),
         "price": price,
         # Counted by traces.tokens when the client sent no usage; shown as such, never as the provider's count.
-        "usage_counted": (observation.metadata or {}).get("usage_counted")
-        if isinstance(observation.metadata, dict)
-        else None,
+        "usage_counted": observation.metadata.get("usage_counted") if isinstance(observation.metadata, dict) else None,
         "usage_unknown": observation.type == "GENERATION" and not observation.usage,
         "playground": _playground_mode(observation),
     }
