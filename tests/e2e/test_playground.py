@@ -49,7 +49,13 @@ def _connect(tenant: Tenant, server: LLMServer) -> None:
     )
 
 
-def _ingest(tenant: Tenant, events: list[dict[str, Any]]) -> None:
+def _ingest_generation(tenant: Tenant, generation: dict[str, Any]) -> None:
+    """One generation and its trace, through the Langfuse ingestion API."""
+    at, trace = generation["startTime"], generation["traceId"]
+    events = [
+        {"id": f"{trace}-create", "type": "trace-create", "timestamp": at, "body": {"id": trace}},
+        {"id": f"{generation['id']}-create", "type": "generation-create", "timestamp": at, "body": generation},
+    ]
     response = Client().post(
         "/api/public/ingestion",
         data=orjson.dumps({"batch": events}),
@@ -147,32 +153,20 @@ def test_open_in_playground_from_a_generation_replays_its_messages(
         {"role": "assistant", "content": "Paris."},
         {"role": "user", "content": "And of <Italy>?"},
     ]
-    events = [
-        {"id": "e1", "type": "trace-create", "timestamp": "2026-11-23T10:00:00Z", "body": {"id": "replay-trace"}},
+    _ingest_generation(
+        acme,
         {
-            "id": "e2",
-            "type": "generation-create",
-            "timestamp": "2026-11-23T10:00:00Z",
-            "body": {
-                "id": "replay-gen",
-                "traceId": "replay-trace",
-                "name": "llm-call",
-                "startTime": "2026-11-23T10:00:00Z",
-                "endTime": "2026-11-23T10:00:01Z",
-                "model": "local-small",
-                "modelParameters": {"temperature": "0.4", "max_tokens": 40},
-                "input": original,
-                "output": {"role": "assistant", "content": "Rome."},
-            },
+            "id": "replay-gen",
+            "traceId": "replay-trace",
+            "name": "llm-call",
+            "startTime": "2026-11-23T10:00:00Z",
+            "endTime": "2026-11-23T10:00:01Z",
+            "model": "local-small",
+            "modelParameters": {"temperature": "0.4", "max_tokens": 40},
+            "input": original,
+            "output": {"role": "assistant", "content": "Rome."},
         },
-    ]
-    response = Client().post(
-        "/api/public/ingestion",
-        data=orjson.dumps({"batch": events}),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=acme.basic_auth,
     )
-    assert response.status_code == 207 and not response.json()["errors"]
 
     sign_in_as(page, alice, live_server.url)
     page.goto(f"/p/{acme.project.pk}/trace/replay-trace?observation=replay-gen")
@@ -217,23 +211,19 @@ def test_open_in_playground_on_a_prompt_generation_fills_the_variables(
         {"role": "assistant", "content": "Ahoy."},
         {"role": "user", "content": "Tell me about <treasure> & maps. Only <treasure> & maps!"},
     ]
-    generation = {
-        "id": "vars-gen",
-        "traceId": "vars-trace",
-        "name": "llm-call",
-        "startTime": "2026-11-23T10:00:00Z",
-        "model": "local-echo",
-        "modelParameters": {"temperature": "0.3"},
-        "promptName": "support/answer",
-        "promptVersion": 1,
-        "input": original,
-    }
-    _ingest(
+    _ingest_generation(
         acme,
-        [
-            {"id": "v1", "type": "trace-create", "timestamp": "2026-11-23T10:00:00Z", "body": {"id": "vars-trace"}},
-            {"id": "v2", "type": "generation-create", "timestamp": "2026-11-23T10:00:00Z", "body": generation},
-        ],
+        {
+            "id": "vars-gen",
+            "traceId": "vars-trace",
+            "name": "llm-call",
+            "startTime": "2026-11-23T10:00:00Z",
+            "model": "local-echo",
+            "modelParameters": {"temperature": "0.3"},
+            "promptName": "support/answer",
+            "promptVersion": 1,
+            "input": original,
+        },
     )
 
     sign_in_as(page, alice, live_server.url)
