@@ -229,9 +229,9 @@ def state_from_editor(data: QueryDict) -> PlaygroundState:
     """The playground's own form. Raises PromptError naming the field at fault."""
     messages = messages_from_form(data)
     fills = [fill.replace("\r\n", "\n") for fill in data.getlist("placeholder_fill")]
-    if len(fills) != sum(m["role"] == PLACEHOLDER for m in messages):
-        raise PromptError("Every placeholder row needs its messages field (it may be empty).", "placeholder_fill")
     slots = [m for m in messages if m["role"] == PLACEHOLDER]
+    if len(fills) != len(slots):
+        raise PromptError("Every placeholder row needs its messages field (it may be empty).", "placeholder_fill")
     for index, (message, fill) in enumerate(zip(slots, fills, strict=True)):
         if not message["content"].strip():
             raise PromptError("A placeholder needs a name.", "messages")
