@@ -28,6 +28,7 @@ from projects.api_errors import error_body
 from projects.auth import ApiKeyAuthentication, ApiKeyCheck
 from projects.models import Project, Role
 from prompts import selectors, services
+from prompts.content import is_digits
 from prompts.errors import PromptError
 
 MAX_LIMIT = 100
@@ -39,7 +40,7 @@ def _int_param(request: Request, name: str, default: int | None, maximum: int | 
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return default
-    if not raw.isdigit() or int(raw) < 1 or (maximum is not None and int(raw) > maximum):
+    if not is_digits(raw) or int(raw) < 1 or (maximum is not None and int(raw) > maximum):
         limit = f" up to {maximum}" if maximum else ""
         raise PromptError(f"{name} must be a positive integer{limit}.", name)
     return int(raw)

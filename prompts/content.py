@@ -23,6 +23,12 @@ MAX_NAME_LENGTH = 500
 Content = str | list[dict[str, Any]]
 
 
+def is_digits(raw: str) -> bool:
+    """Whether typed text (a URL or form value) is a whole number int() reads: ASCII digits only, since
+    str.isdigit() also passes "²" and other digits that int() refuses (a ValueError, so a 500)."""
+    return raw.isascii() and raw.isdigit()
+
+
 @dataclass(frozen=True)
 class Reference:
     """One `@@@langfusePrompt:…@@@` tag: `name` with exactly one of `label` or `version`."""
@@ -127,7 +133,7 @@ def references_parse(content: Content) -> list[Reference]:
             name, label, version = params.get("name"), params.get("label"), params.get("version")
             if not name or (label is None) == (version is None):
                 raise PromptError(f"Prompt reference {tag} needs name= and one of label= or version=.", "prompt")
-            if version is not None and not version.isdigit():
+            if version is not None and not is_digits(version):
                 raise PromptError(f"Prompt reference {tag}: version must be a positive integer.", "prompt")
             found[tag] = Reference(tag=tag, name=name, label=label, version=int(version) if version else None)
     return list(found.values())

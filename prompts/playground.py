@@ -21,7 +21,7 @@ from django.http import QueryDict
 
 from projects import llm
 from projects.models import LLMConnection
-from prompts.content import VARIABLE, Content, variables_detect
+from prompts.content import VARIABLE, Content, is_digits, variables_detect
 from prompts.errors import PromptError
 
 ROLES = ("system", "user", "assistant")
@@ -252,7 +252,7 @@ def state_from_editor(data: QueryDict) -> PlaygroundState:
         variables=dict(zip(data.getlist("variable_name"), data.getlist("variable_value"), strict=False)),
         model=data.get("model", "").strip()[:200],
         parameters=parameters,
-        connection_id=int(connection) if connection.isdigit() else None,
+        connection_id=int(connection) if is_digits(connection) else None,
         placeholder_fills=fills,
     )
 

@@ -23,7 +23,7 @@ from projects.auth import project_view
 from projects.models import Role
 from projects.selectors import project_llm_connections
 from prompts import diff, playground, selectors, selectors_pages, services
-from prompts.content import variables_detect
+from prompts.content import is_digits, variables_detect
 from prompts.errors import PromptError, PromptForbidden
 from prompts.models import PromptType, PromptVersion
 
@@ -50,7 +50,7 @@ def _state_from_prompt(request: HttpRequest) -> tuple[playground.PlaygroundState
     project_id = request.project.pk  # type: ignore[attr-defined]
     prompt = selectors.prompt_get(project_id=project_id, name=name)
     version_raw = request.GET.get("version", "")
-    if version_raw.isdigit():
+    if is_digits(version_raw):
         version = selectors.prompt_version_get(prompt=prompt, version=int(version_raw))
     else:
         state = selectors.prompt_label_state(prompt=prompt, label=request.GET.get("label") or selectors.LATEST_LABEL)
@@ -69,7 +69,7 @@ def _prefill_on_version(
     in this project and its messages match the recorded ones, open it with the variables recovered;
     otherwise the recorded messages as they are, and a note saying why."""
     name, number = request.POST.get("prompt_name", "").strip(), request.POST.get("prompt_version", "").strip()
-    if not name or not number.isdigit():
+    if not name or not is_digits(number):
         return state, None, ""
     try:
         prompt = selectors.prompt_get(project_id=request.project.pk, name=name)  # type: ignore[attr-defined]
@@ -240,7 +240,7 @@ def prompt_list(request: HttpRequest) -> HttpResponse:
     project_id = request.project.pk  # type: ignore[attr-defined]
     filters = {key: request.GET.get(key, "").strip() for key in ("q", "folder", "label", "tag")}
     page_raw = request.GET.get("page", "")
-    page_number = int(page_raw) if page_raw.isdigit() and int(page_raw) > 0 else 1
+    page_number = int(page_raw) if is_digits(page_raw) and int(page_raw) > 0 else 1
     page = selectors.prompt_list(
         project_id=project_id,
         search=filters["q"] or None,
@@ -293,14 +293,14 @@ def prompt_detail(request: HttpRequest, name: str) -> HttpResponse:
     # The timeline is a keyset page of versions (`?before=<version>` for older ones).
     timeline = selectors.prompt_versions(prompt=prompt)
     before = request.GET.get("before", "")
-    if before.isdigit():
+    if is_digits(before):
         timeline = timeline.filter(version__lt=int(before))
     versions = list(timeline[: TIMELINE_SIZE + 1])
     older = versions[TIMELINE_SIZE - 1].version if len(versions) > TIMELINE_SIZE else None
     versions = versions[:TIMELINE_SIZE]
     selected_raw = request.GET.get("version", "")
     selected = next((v for v in versions if str(v.version) == selected_raw), None)
-    if selected is None and selected_raw.isdigit():
+    if selected is None and is_digits(selected_raw):
         try:
             selected = selectors.prompt_version_get(prompt=prompt, version=int(selected_raw))
         except PromptError as error:
@@ -340,7 +340,7 @@ def prompt_label_action(request: HttpRequest) -> HttpResponse:
     role = request.role  # type: ignore[attr-defined]
     name, label, op = data.get("name", ""), data.get("label", "").strip(), data.get("op", "")
     version_raw = data.get("version", "")
-    version = int(version_raw) if version_raw.isdigit() else None
+    version = int(version_raw) if is_digits(version_raw) else None
     try:
         prompt = selectors.prompt_get(project_id=project_id, name=name)
     except PromptError as error:
@@ -380,7 +380,7 @@ def prompt_label_action(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(request, done)
     back = data.get("back_version", "")
-    return redirect(_prompt_url(project_id, name, **({"version": back} if back.isdigit() else {})) + "#labels")
+    return redirect(_prompt_url(project_id, name, **({"version": back} if is_digits(back) else {})) + "#labels")
 
 
 def _split_variants(data: QueryDict) -> list[dict[str, Any]]:
@@ -389,7 +389,7 @@ def _split_variants(data: QueryDict) -> list[dict[str, Any]]:
     for version, weight in zip(data.getlist("split_version"), data.getlist("split_weight"), strict=False):
         if not version.strip() and not weight.strip():
             continue
-        if not version.strip().isdigit() or not weight.strip().isdigit():
+        if not is_digits(version.strip()) or not is_digits(weight.strip()):
             raise PromptError("Every variant needs a version and a whole-number weight.", "variants")
         variants.append({"version": int(version), "weight": int(weight)})
     return variants
@@ -472,7 +472,7 @@ def _editor_form_from_version(prompt: Any, from_raw: str) -> dict[str, Any]:
     base: PromptVersion | None = None
     if prompt is not None:
         versions = selectors.prompt_versions(prompt=prompt)
-        base = versions.filter(version=int(from_raw)).first() if from_raw.isdigit() else versions.first()
+        base = versions.filter(version=int(from_raw)).first() if is_digits(from_raw) else versions.first()
     content = base.content if base else ""
     prompt_type = prompt.type if prompt else PromptType.CHAT
     return {
@@ -542,9 +542,9 @@ def prompt_diff(request: HttpRequest) -> HttpResponse:
     options = selectors_pages.prompt_version_options(prompt=prompt)
     numbers = [number for number, _ in options]
     a_raw, b_raw = request.GET.get("a", ""), request.GET.get("b", "")
-    b_number = int(b_raw) if b_raw.isdigit() and int(b_raw) in numbers else numbers[0]
+    b_number = int(b_raw) if is_digits(b_raw) and int(b_raw) in numbers else numbers[0]
     a_default = next((n for n in numbers if n < b_number), b_number)
-    a_number = int(a_raw) if a_raw.isdigit() and int(a_raw) in numbers else a_default
+    a_number = int(a_raw) if is_digits(a_raw) and int(a_raw) in numbers else a_default
     a = selectors.prompt_version_get(prompt=prompt, version=a_number)
     b = selectors.prompt_version_get(prompt=prompt, version=b_number)
     rows = diff.side_by_side(diff.version_text(a), diff.version_text(b))

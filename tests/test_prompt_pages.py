@@ -717,6 +717,19 @@ def test_open_in_playground_gives_up_quickly_on_a_long_message_that_does_not_mat
     assert "The recorded messages do not match many v1" in page and "Loaded from" not in page
 
 
+def test_playground_inputs_with_unicode_digits_are_no_500(bob_client: Client, acme: Any) -> None:
+    """str.isdigit() passes "²", which int() refuses: the playground's numbers are ASCII digits."""
+    _version(acme, "sq", _chat("v1"))
+    url = reverse("prompt-playground", args=[acme.project.pk])
+    prefill = {"messages": '[{"role": "user", "content": "x"}]', "prompt_name": "sq", "prompt_version": "²"}
+    assert bob_client.post(url, prefill).status_code == 200
+    assert bob_client.get(url, {"prompt": "sq", "version": "²"}).status_code == 200
+    run = {"role": ["user"], "content": ["x"], "model": "m", "connection": "²"}
+    assert bob_client.post(reverse("prompt-playground-run", args=[acme.project.pk]), run).status_code == 400
+    detail = reverse("prompt-detail", args=[acme.project.pk, "sq"])
+    assert bob_client.get(detail, {"version": "²", "before": "²"}).status_code == 200
+
+
 def test_playground_keeps_placeholders_fills_them_on_run_and_resolves_included_prompts(
     bob_client: Client, acme: Any, llm_server: LLMServer
 ) -> None:

@@ -486,3 +486,13 @@ def test_versions_are_immutable_in_the_database(acme: Tenant) -> None:
     author.delete()
     assert PromptVersion.objects.get(pk=version.pk).author is None
     assert selectors.prompt_resolve(project_id=acme.project.pk, name="frozen", version=1).body["prompt"] == "one {{x}}"
+
+
+def test_unicode_digits_are_refused_not_a_500(client: Client, acme: Tenant) -> None:
+    """str.isdigit() passes "²", which int() refuses: numbers in queries and references are ASCII digits."""
+    _create(client, acme, name="sq", prompt="x", labels=["production"])
+    for path in (f"{BASE}/sq?version=²", f"{BASE}?page=²", f"{BASE}?limit=٣"):
+        refused = _call(client, acme, "get", path)
+        assert refused.status_code == 400, (path, refused.content)
+    reference = _call(client, acme, "post", BASE, {"name": "inc", "prompt": "@@@langfusePrompt:name=sq|version=²@@@"})
+    assert reference.status_code == 400 and "version must be a positive integer" in reference.json()["message"]
