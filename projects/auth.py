@@ -90,8 +90,8 @@ class ApiKeyCheck:
     """A key accepted from this process's memory, still to be confirmed against its cache entry.
 
     The view reads `cache_key` in the cache round trip it makes anyway and passes the value to `check`
-    (a prompt fetch: `prompt_resolve(key_check=…)`). `confirm` reads it on its own, for answers that
-    never reached that read (an error).
+    (a prompt fetch: `prompt_resolve(key_check=…)`). `confirm` reads it on its own for any answer that never
+    reached that read (an error, OPTIONS); the view calls it as the response is finalised.
     """
 
     principal: ApiPrincipal
