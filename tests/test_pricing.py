@@ -197,6 +197,16 @@ def test_otlp_span_gets_computed_cost_and_trace_rollup(acme: Tenant, client: Cli
     assert trace.total_cost == Decimal("0.25045")
 
 
+def _ingest(client: Client, tenant: Tenant, batch: dict) -> None:
+    response = client.post(
+        "/api/public/ingestion",
+        data=json.dumps(batch),
+        content_type="application/json",
+        headers={"authorization": tenant.basic_auth},
+    )
+    assert response.status_code == 207, response.content
+
+
 def test_langfuse_generation_gets_computed_cost(acme: Tenant, client: Client) -> None:
     body = {
         "id": "g1",
@@ -206,13 +216,7 @@ def test_langfuse_generation_gets_computed_cost(acme: Tenant, client: Client) ->
         "usageDetails": {"input": 1000, "output": 100, "cache_read_input_tokens": 500},
     }
     batch = {"batch": [{"id": "e1", "type": "generation-create", "timestamp": "2025-08-01T12:00:00Z", "body": body}]}
-    response = client.post(
-        "/api/public/ingestion",
-        data=json.dumps(batch),
-        content_type="application/json",
-        headers={"authorization": acme.basic_auth},
-    )
-    assert response.status_code == 207, response.content
+    _ingest(client, acme, batch)
     row = Observation.objects.get(project_id=acme.project.pk, id="g1")
     assert row.cost_source == "computed" and row.price_id == builtin("claude-haiku-4-5").pk
     assert row.total_cost == Decimal("0.001550")  # 1000 x $1 + 100 x $5 + 500 x $0.10 per 1M
@@ -228,13 +232,7 @@ def test_a_create_and_its_update_in_one_batch_are_priced_as_one(acme: Tenant, cl
             {"id": "e2", "type": "generation-update", "timestamp": "2025-08-01T12:00:01Z", "body": update},
         ]
     }
-    response = client.post(
-        "/api/public/ingestion",
-        data=json.dumps(batch),
-        content_type="application/json",
-        headers={"authorization": acme.basic_auth},
-    )
-    assert response.status_code == 207, response.content
+    _ingest(client, acme, batch)
     row = Observation.objects.get(project_id=acme.project.pk, id="g2")
     assert row.cost_source == "computed" and row.total_cost == Decimal("0.001500")  # 1000 x $1 + 100 x $5 per 1M
 
